@@ -1,0 +1,1 @@
+"""AT commands: the sans-I/O engine, command building, and typed response parsers."""

@@ -1,0 +1,1 @@
+"""The pieces every simgate program shares: the command dispatcher, exit codes, wire schemas."""
