@@ -37,3 +37,7 @@ class ModemTimeout(TimeoutError):
 
 class ModemUnavailable(OSError):
     """The port could not be opened, or went away."""
+
+
+class ModemRebooted(ConnectionResetError):
+    """The modem announced a restart (`RDY`) while a command was pending."""
