@@ -15,6 +15,10 @@ depends on what we are waiting for, not on how it looks:
   prefix belongs to the command (`ATI`, `+CGSN`, `+CIMI` answer bare lines), except a
   reboot banner, which abandons the command, and the few bare URCs (`RING`, `SMS Ready`).
 - After `> ` arrives for a command that asked for a prompt, the engine reports `Prompt`.
+- A command abandoned after its timeout still owes a final result. The engine counts
+  what it is owed and swallows that many final results (`LateResult`) before taking one
+  for the next command; otherwise every later answer would be matched to the command
+  before it. `forgive()` clears the debt once the line is known to be quiet.
 - After `CONNECT` the port carries data, not lines: bytes are passed through as `Data`
   until the transport says the call is over (`leave_data_mode()`).
 
@@ -112,13 +116,20 @@ class Garbage:
 
 
 @dataclass(frozen=True, slots=True)
+class LateResult:
+    """A final result owed to a command abandoned after its timeout, now swallowed."""
+
+    result: FinalResult
+
+
+@dataclass(frozen=True, slots=True)
 class Data:
     """Bytes received in data mode (after `CONNECT`)."""
 
     data: bytes
 
 
-Event = Response | Urc | Prompt | Reboot | Garbage | Data
+Event = Response | Urc | Prompt | Reboot | Garbage | Data | LateResult
 
 
 class State(enum.Enum):
@@ -226,6 +237,8 @@ class AtEngine:
     _discarding: bool = False
     _echo_seen: bool = False
     _swallow_lf: bool = False
+    _owed: int = 0
+    late_results: int = 0
 
     @property
     def pending(self) -> Command | None:
@@ -270,11 +283,17 @@ class AtEngine:
         """
         command = self._pending
         if self.state is not State.IDLE:
+            if self.state is not State.DATA:
+                self._owed += 1
             self._move(Trigger.ABANDON)
         self._reset_command()
         self._buffer.clear()
         self._discarding = False
         return command
+
+    def forgive(self) -> None:
+        """Stop waiting for abandoned commands' results: the line is known to be quiet."""
+        self._owed = 0
 
     def leave_data_mode(self) -> None:
         """The data call ended (port closed and reopened, or `+++`/`ATH`)."""
@@ -354,17 +373,25 @@ class AtEngine:
                 self._move(Trigger.REBOOT)
             self._reset_command()
             self.numeric_results = False
+            self._owed = 0
             events.append(Reboot(line, command))
+            return
+        if command is not None and not self._echo_seen and line.upper() == command.line.upper():
+            self._echo_seen = True
+            return
+        # A V or Z command's own result may come in either format.
+        numeric = self.numeric_results or (
+            command is not None and command.sets_numeric_results is not None
+        )
+        result = parse_final_result(line, numeric=numeric)
+        if result is not None and self._owed:
+            self._owed -= 1
+            self.late_results += 1
+            events.append(LateResult(result))
             return
         if command is None or self.state is State.IDLE:
             events.append(Urc(line))
             return
-        if not self._echo_seen and line.upper() == command.line.upper():
-            self._echo_seen = True
-            return
-        # A V or Z command's own result may come in either format.
-        numeric = self.numeric_results or command.sets_numeric_results is not None
-        result = parse_final_result(line, numeric=numeric)
         if result is not None:
             self._move(Trigger.CONNECT if result.kind is ResultKind.CONNECT else Trigger.FINAL)
             events.append(Response(command, tuple(self._lines), result))

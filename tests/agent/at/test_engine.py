@@ -17,6 +17,7 @@ from agent.at.engine import (
     Event,
     FinalResult,
     Garbage,
+    LateResult,
     Prompt,
     Reboot,
     Response,
@@ -227,14 +228,33 @@ def test_one_command_in_flight() -> None:
         engine.send(commands.read("+CSQ"))
 
 
-def test_abandon_drops_a_late_answer_fragment() -> None:
+def test_abandoned_command_owes_a_final_result_that_is_not_the_next_ones() -> None:
     engine = AtEngine()
     engine.send(commands.read("+COPS"))
     engine.receive_data(b'\r\n+COPS: 0,0,"NTT DOC')
     assert engine.abandon() == commands.read("+COPS")
     engine.send(commands.execute(""))
-    response = only_response(engine.receive_data(b"\r\nOK\r\n"))
-    assert response.lines == ()
+    # the fragment was dropped; the late OK belongs to +COPS?, the next one to AT
+    assert engine.receive_data(b"\r\nOK\r\n") == [LateResult(FinalResult(ResultKind.OK))]
+    assert only_response(engine.receive_data(b"\r\nOK\r\n")).command == commands.execute("")
+
+
+def test_forgive_stops_waiting_for_an_answer_that_never_came() -> None:
+    engine = AtEngine()
+    engine.send(commands.read("+CSQ"))
+    engine.abandon()
+    engine.forgive()
+    engine.send(commands.execute(""))
+    assert only_response(engine.receive_data(b"\r\nOK\r\n")).result.ok
+
+
+def test_reboot_cancels_what_abandoned_commands_owed() -> None:
+    engine = AtEngine()
+    engine.send(commands.read("+CSQ"))
+    engine.abandon()
+    assert engine.receive_data(b"\r\nRDY\r\n") == [Reboot("RDY", None)]
+    engine.send(commands.execute(""))
+    assert only_response(engine.receive_data(b"\r\nOK\r\n")).result.ok
 
 
 def test_echo_of_a_secret_is_dropped() -> None:

@@ -1,0 +1,1 @@
+"""Talking to one modem port: the byte transport and the asyncio command client."""

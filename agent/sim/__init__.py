@@ -1,0 +1,1 @@
+"""The SIM card: status, unlocking and PIN management under the safety rules."""

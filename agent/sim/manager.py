@@ -1,0 +1,375 @@
+"""SIM status, unlocking and PIN management, under the safety rules.
+
+Safety rule 1 (architecture doc): no PIN is sent when fewer than 2 tries remain (or the
+count cannot be read) unless the operator allows the last attempt; a PIN or PUK that
+already failed on this card is never sent again; a PUK is sent only by `unblock`, an
+explicit operator command. A card with no PUK tries left is dead for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from agent.at import commands
+from agent.at.commands import Command
+from agent.at.engine import FinalResult, Response, ResultKind
+from agent.at.errors import ResponseParseError
+from agent.at.responses import (
+    PinStatus,
+    iccid_from_crsm,
+    parse_cgsn,
+    parse_cimi,
+    parse_clck,
+    parse_cpin,
+    parse_cpinr,
+    parse_crsm,
+    parse_csim,
+    parse_iccid,
+)
+from agent.modem.client import Modem
+from agent.sim.failed_pins import FailedPinMemory
+from agent.sim.secrets import check_pin_format
+
+log = logging.getLogger(__name__)
+
+PIN_LENGTHS = range(4, 9)
+PUK_LENGTHS = range(8, 9)
+MIN_TRIES_WITHOUT_OVERRIDE = 2
+READY_WAIT_SECONDS = 15.0
+BUSY_POLL_SECONDS = 0.25
+
+READY = "READY"
+ABSENT = "ABSENT"
+BLOCKED = "BLOCKED"
+
+# 27.007 §9.2.1 error codes this module acts on.
+CME_SIM_NOT_INSERTED = 10
+CME_SIM_BUSY = 14
+CME_SIM_FAILURE = 13
+CME_INCORRECT_PASSWORD = 16
+CME_SIM_BLOCKED = 262
+
+# ETSI TS 102 221 VERIFY / UNBLOCK of PIN1 with no data: answers the tries left.
+VERIFY_PIN1_EMPTY = "0020000100"
+UNBLOCK_PIN1_EMPTY = "002C000100"
+EF_ICCID = 12258
+
+
+class SimRefused(Exception):
+    """A safety rule kept the agent from acting; the message says which, and the override."""
+
+
+class SimSaidNo(Exception):
+    """The modem or the SIM refused (wrong PIN, CME error, a dead card)."""
+
+    def __init__(self, message: str, result: FinalResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class WrongUsage(Exception):
+    """The command does not fit the card's state (e.g. `unblock` on an unlocked SIM)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimStatus:
+    """What `sim status` reports (contracts §1); `None` where a value is unknown."""
+
+    state: str | None
+    iccid: str | None
+    imsi: str | None
+    imei: str | None
+    pin_retries: int | None
+    puk_retries: int | None
+    pin_enabled: bool | None
+    iccid_luhn_valid: bool | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The contract's JSON object (plus `iccid_luhn_valid`, an addition)."""
+        return asdict(self)
+
+
+class SimManager:
+    """Reads and unlocks the SIM behind one modem, never breaking the safety rules."""
+
+    def __init__(self, modem: Modem, memory: FailedPinMemory) -> None:
+        self._modem = modem
+        self._memory = memory
+
+    async def _run(self, command: Command) -> Response:
+        response = await self._modem.command(command)
+        for _ in range(int(READY_WAIT_SECONDS / BUSY_POLL_SECONDS)):
+            if not _is_cme(response.result, CME_SIM_BUSY):
+                break
+            await asyncio.sleep(BUSY_POLL_SECONDS)
+            response = await self._modem.command(command)
+        return response
+
+    async def _pin_status(self) -> PinStatus | str:
+        response = await self._run(commands.read("+CPIN"))
+        if _is_cme(response.result, CME_SIM_NOT_INSERTED):
+            return ABSENT
+        if _is_cme(response.result, CME_SIM_FAILURE) or _is_cme(response.result, CME_SIM_BLOCKED):
+            # Modules answer a card with no PUK tries left this way; the counters decide.
+            _, puk_left = await self._retries()
+            if puk_left == 0:
+                return BLOCKED
+        if not response.result.ok:
+            raise SimSaidNo(
+                f"the modem could not report the SIM state: {response.result}", response.result
+            )
+        return parse_cpin(response.lines)
+
+    async def _retries(self) -> tuple[int | None, int | None]:
+        """(PIN tries left, PUK tries left), from +CPINR or else +CSIM status words."""
+        response = await self._run(commands.execute("+CPINR"))
+        if response.result.ok:
+            try:
+                counters = parse_cpinr(response.lines)
+            except ResponseParseError as exc:
+                log.info("ignoring an unreadable +CPINR answer: %s", exc)
+            else:
+                pin, puk = counters.get("SIM PIN"), counters.get("SIM PUK")
+                if pin is not None or puk is not None:
+                    return (pin.retries_left if pin else None, puk.retries_left if puk else None)
+        pin_left = await self._csim_retries(VERIFY_PIN1_EMPTY)
+        puk_left = await self._csim_retries(UNBLOCK_PIN1_EMPTY)
+        return pin_left, puk_left
+
+    async def _csim_retries(self, apdu: str) -> int | None:
+        response = await self._run(commands.write("+CSIM", len(apdu), commands.Quoted(apdu)))
+        if not response.result.ok:
+            return None
+        try:
+            return parse_csim(response.lines).retries_left
+        except ResponseParseError as exc:
+            log.info("ignoring an unreadable +CSIM answer: %s", exc)
+            return None
+
+    async def _iccid(self) -> tuple[str | None, bool | None]:
+        response = await self._run(commands.execute("+CCID"))
+        if response.result.ok:
+            try:
+                read = parse_iccid(response.lines)
+                return read.iccid, read.luhn_valid
+            except ResponseParseError as exc:
+                log.info("ignoring an unreadable +CCID answer: %s", exc)
+        response = await self._run(commands.write("+CRSM", 176, EF_ICCID, 0, 0, 10))
+        if response.result.ok:
+            try:
+                found = iccid_from_crsm(parse_crsm(response.lines))
+            except ResponseParseError as exc:
+                log.info("ignoring an unreadable +CRSM answer: %s", exc)
+            else:
+                if found is not None:
+                    return found.iccid, found.luhn_valid
+        return None, None
+
+    async def _optional(
+        self, command: Command, parse: Callable[[Sequence[str]], str]
+    ) -> str | None:
+        response = await self._run(command)
+        if not response.result.ok:
+            return None
+        try:
+            return parse(response.lines)
+        except ResponseParseError as exc:
+            log.info("ignoring an unreadable answer: %s", exc)
+            return None
+
+    async def status(self) -> SimStatus:
+        """Everything the modem will say about its SIM, without spending any try."""
+        pin_status = await self._pin_status()
+        imei = await self._optional(commands.execute("+CGSN"), lambda ls: parse_cgsn(ls).value)
+        if pin_status == ABSENT:
+            return SimStatus(ABSENT, None, None, imei, None, None, None)
+        pin_left, puk_left = await self._retries()
+        iccid, luhn = await self._iccid()
+        if pin_status == BLOCKED:
+            return SimStatus(BLOCKED, iccid, None, imei, pin_left, puk_left, True, luhn)
+        assert isinstance(pin_status, PinStatus)
+        state: str = pin_status.code.value
+        imsi = None
+        if pin_status.needs_puk and puk_left == 0:
+            state = BLOCKED
+        if pin_status.ready:
+            imsi = await self._optional(commands.execute("+CIMI"), lambda ls: parse_cimi(ls).value)
+            pin_enabled = await self._pin_lock_enabled()
+        else:
+            pin_enabled = True if (pin_status.needs_pin or pin_status.needs_puk) else None
+        return SimStatus(state, iccid, imsi, imei, pin_left, puk_left, pin_enabled, luhn)
+
+    async def _pin_lock_enabled(self) -> bool | None:
+        response = await self._run(commands.write("+CLCK", commands.Quoted("SC"), 2))
+        if not response.result.ok:
+            return None
+        try:
+            return parse_clck(response.lines).enabled
+        except ResponseParseError as exc:
+            log.info("ignoring an unreadable +CLCK answer: %s", exc)
+            return None
+
+    def _check_pin_may_be_sent(
+        self, status: SimStatus, pin: str, tries: int | None, what: str, allow_last: bool
+    ) -> str:
+        """The card's ICCID, once every safety rule allows sending `pin`."""
+        if status.iccid is None:
+            raise SimRefused(
+                f"the card's ICCID cannot be read, so the failed-{what} memory cannot be "
+                f"checked; no {what} was sent"
+            )
+        if self._memory.has_failed(_key(status.iccid, what), pin):
+            raise SimRefused(
+                f"this {what} already failed on card {status.iccid}; it was not sent again "
+                f"(safety rule: never repeat a failed {what})"
+            )
+        if not allow_last and (tries is None or tries < MIN_TRIES_WITHOUT_OVERRIDE):
+            left = "cannot be read" if tries is None else f"is {tries}"
+            raise SimRefused(
+                f"the number of {what} tries left {left}; a {what} is sent only while at least "
+                f"{MIN_TRIES_WITHOUT_OVERRIDE} remain (override: --allow-last-attempt)"
+            )
+        return status.iccid
+
+    async def unlock(self, pin: str, *, allow_last_attempt: bool = False) -> SimStatus:
+        """Enter the PIN, if the card needs it and every safety rule allows it."""
+        check_pin_format(pin, "PIN", PIN_LENGTHS)
+        status = await self.status()
+        if status.state == READY:
+            log.info("SIM is already unlocked; no PIN sent")
+            return status
+        self._refuse_unusable(status)
+        if status.state != "SIM PIN":
+            if status.state == "SIM PUK":
+                raise SimRefused(
+                    "the SIM needs its PUK; the agent enters a PUK only when told to "
+                    "(`simgate agent sim unblock`)"
+                )
+            raise SimSaidNo(f"the SIM is in state {status.state!r}, which a PIN cannot unlock")
+        iccid = self._check_pin_may_be_sent(
+            status, pin, status.pin_retries, "PIN", allow_last_attempt
+        )
+        response = await self._modem.command(commands.write("+CPIN", commands.secret(pin)))
+        if not response.result.ok:
+            await self._after_failure(response.result, iccid, "PIN", pin)
+        log.info("PIN accepted by card %s", iccid)
+        return await self._wait_until_ready()
+
+    async def unblock(
+        self, puk: str, new_pin: str, *, allow_last_attempt: bool = False
+    ) -> SimStatus:
+        """Enter the PUK and a new PIN: an explicit operator command, never automatic."""
+        check_pin_format(puk, "PUK", PUK_LENGTHS)
+        check_pin_format(new_pin, "new PIN", PIN_LENGTHS)
+        status = await self.status()
+        self._refuse_unusable(status)
+        if status.state != "SIM PUK":
+            raise WrongUsage(
+                f"the SIM is in state {status.state!r}, not 'SIM PUK'; no PUK was sent"
+            )
+        iccid = self._check_pin_may_be_sent(
+            status, puk, status.puk_retries, "PUK", allow_last_attempt
+        )
+        response = await self._modem.command(
+            commands.write("+CPIN", commands.secret(puk), commands.secret(new_pin))
+        )
+        if not response.result.ok:
+            await self._after_failure(response.result, iccid, "PUK", puk)
+        self._memory.forget(_key(iccid, "PIN"), new_pin)
+        log.info("PUK accepted by card %s; new PIN set", iccid)
+        return await self._wait_until_ready()
+
+    async def set_pin_lock(
+        self, enabled: bool, pin: str, *, allow_last_attempt: bool = False
+    ) -> SimStatus:
+        """Turn the PIN requirement on or off (`+CLCK="SC"`), which needs the PIN."""
+        check_pin_format(pin, "PIN", PIN_LENGTHS)
+        status = await self._ready_status()
+        if status.pin_enabled is enabled:
+            log.info("PIN lock already %s; nothing sent", "on" if enabled else "off")
+            return status
+        iccid = self._check_pin_may_be_sent(
+            status, pin, status.pin_retries, "PIN", allow_last_attempt
+        )
+        response = await self._modem.command(
+            commands.write("+CLCK", commands.Quoted("SC"), int(enabled), commands.secret(pin))
+        )
+        if not response.result.ok:
+            await self._after_failure(response.result, iccid, "PIN", pin)
+        return await self.status()
+
+    async def change_pin(
+        self, old_pin: str, new_pin: str, *, allow_last_attempt: bool = False
+    ) -> SimStatus:
+        """Change the PIN (`+CPWD="SC"`); needs the PIN lock on, as 27.007 says."""
+        check_pin_format(old_pin, "PIN", PIN_LENGTHS)
+        check_pin_format(new_pin, "new PIN", PIN_LENGTHS)
+        status = await self._ready_status()
+        iccid = self._check_pin_may_be_sent(
+            status, old_pin, status.pin_retries, "PIN", allow_last_attempt
+        )
+        response = await self._modem.command(
+            commands.write(
+                "+CPWD", commands.Quoted("SC"), commands.secret(old_pin), commands.secret(new_pin)
+            )
+        )
+        if not response.result.ok:
+            await self._after_failure(response.result, iccid, "PIN", old_pin)
+        self._memory.forget(_key(iccid, "PIN"), new_pin)
+        return await self.status()
+
+    async def _ready_status(self) -> SimStatus:
+        status = await self.status()
+        self._refuse_unusable(status)
+        if status.state != "READY":
+            raise WrongUsage(f"unlock the SIM first (it is in state {status.state!r})")
+        return status
+
+    @staticmethod
+    def _refuse_unusable(status: SimStatus) -> None:
+        if status.state == ABSENT:
+            raise SimSaidNo("no SIM card in the modem")
+        if status.state == BLOCKED:
+            raise SimSaidNo(
+                f"card {status.iccid} has no PUK tries left: it is permanently blocked "
+                "and cannot be used again (001 §43.4)"
+            )
+
+    async def _after_failure(self, result: FinalResult, iccid: str, what: str, secret: str) -> None:
+        """Remember a wrong PIN/PUK and raise, saying how many tries are left."""
+        if _is_cme(result, CME_INCORRECT_PASSWORD):
+            self._memory.remember_failure(_key(iccid, what), secret)
+            pin_left, puk_left = await self._retries()
+            left = pin_left if what == "PIN" else puk_left
+            message = f"the SIM refused the {what}"
+            if left is not None:
+                message += f"; {left} {what} tr{'y' if left == 1 else 'ies'} left"
+            if what == "PUK" and left == 0:
+                message += "; the card is now permanently blocked (001 §43.4)"
+            elif what == "PIN" and left == 0:
+                message += "; the SIM now needs its PUK (`simgate agent sim unblock`)"
+            raise SimSaidNo(message, result)
+        raise SimSaidNo(f"the modem refused: {result}", result)
+
+    async def _wait_until_ready(self) -> SimStatus:
+        """Poll `+CPIN?` until READY: some modules answer SIM busy for a while (oFono)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_WAIT_SECONDS
+        while True:
+            response = await self._modem.command(commands.read("+CPIN"))
+            if response.result.ok and parse_cpin(response.lines).ready:
+                return await self.status()
+            if loop.time() > deadline:
+                raise SimSaidNo(f"the SIM did not become ready within {READY_WAIT_SECONDS:g} s")
+            await asyncio.sleep(BUSY_POLL_SECONDS)
+
+
+def _key(iccid: str, what: str) -> str:
+    return iccid if what == "PIN" else f"{what}:{iccid}"
+
+
+def _is_cme(result: FinalResult, code: int) -> bool:
+    return result.kind is ResultKind.CME_ERROR and result.code == code

@@ -1,0 +1,1 @@
+"""Typed AT response parsers, against captured modem answers."""
