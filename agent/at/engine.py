@@ -132,7 +132,7 @@ class Data:
 Event = Response | Urc | Prompt | Reboot | Garbage | Data | LateResult
 
 
-class State(enum.Enum):
+class State(enum.StrEnum):
     """Where the engine is in a command's life-cycle."""
 
     IDLE = "idle"
@@ -141,7 +141,7 @@ class State(enum.Enum):
     DATA = "data"
 
 
-class Trigger(enum.Enum):
+class Trigger(enum.StrEnum):
     """What can move the engine from one state to another."""
 
     SEND = "send"
@@ -194,27 +194,35 @@ _PLAIN_RESULTS = {
     )
 }
 _PREFIX = re.compile(r"^([+^%$#*][A-Z0-9_]+):", re.IGNORECASE)
-_LINE_END = re.compile(rb"[\r\n]")
+_LINE_END = re.compile(rb"[\r\n]+")
+
+
+_ERROR_RESULTS = (
+    ("+CME ERROR:", ResultKind.CME_ERROR, cme_code_for_text),
+    ("+CMS ERROR:", ResultKind.CMS_ERROR, cms_code_for_text),
+)
 
 
 def parse_final_result(line: str, *, numeric: bool = False) -> FinalResult | None:
     """The final result `line` stands for, or None when it is not one."""
+    return _final_result(line, line.upper(), numeric)
+
+
+def _final_result(line: str, upper: str, numeric: bool) -> FinalResult | None:
     if numeric and line in NUMERIC_RESULTS:
         return FinalResult(NUMERIC_RESULTS[line])
-    upper = line.upper()
-    if upper in _PLAIN_RESULTS:
-        return FinalResult(_PLAIN_RESULTS[upper])
-    if upper == "CONNECT" or upper.startswith("CONNECT "):
+    plain = _PLAIN_RESULTS.get(upper)
+    if plain is not None:
+        return FinalResult(plain)
+    if upper.startswith("CONNECT") and (len(upper) == 7 or upper[7] == " "):
         return FinalResult(ResultKind.CONNECT, text=line[8:].strip())
-    for kind, lookup in (
-        (ResultKind.CME_ERROR, cme_code_for_text),
-        (ResultKind.CMS_ERROR, cms_code_for_text),
-    ):
-        if upper.startswith(kind.value + ":"):
-            detail = line[len(kind.value) + 1 :].strip()
-            if detail.isdigit():
-                return FinalResult(kind, int(detail))
-            return FinalResult(kind, lookup(detail), detail)
+    if upper.startswith("+CM"):
+        for prefix, kind, lookup in _ERROR_RESULTS:
+            if upper.startswith(prefix):
+                detail = line[len(prefix) :].strip()
+                if detail.isdigit():
+                    return FinalResult(kind, int(detail))
+                return FinalResult(kind, lookup(detail), detail)
     return None
 
 
@@ -238,6 +246,7 @@ class AtEngine:
     _echo_seen: bool = False
     _swallow_lf: bool = False
     _owed: int = 0
+    _data_mode: bool = False
     late_results: int = 0
 
     @property
@@ -248,11 +257,12 @@ class AtEngine:
     @property
     def in_data_mode(self) -> bool:
         """True after `CONNECT`, until `leave_data_mode()`."""
-        return self.state is State.DATA
+        return self._data_mode
 
     def _move(self, trigger: Trigger) -> None:
         try:
             self.state = TRANSITIONS[self.state][trigger]
+            self._data_mode = self.state is State.DATA
         except KeyError:
             raise EngineStateError(
                 f"cannot {trigger.value} while {self.state.value}"
@@ -307,32 +317,31 @@ class AtEngine:
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the modem; returns the events they complete, in order."""
-        if self.state is State.DATA:
+        if self._data_mode:
             if self._swallow_lf and data:
                 self._swallow_lf = False
                 data = data[1:] if data[:1] == b"\n" else data
             return [Data(bytes(data))] if data else []
         events: list[Event] = []
         self._buffer += data
-        while not self.in_data_mode:
+        while not self._data_mode:
             match = _LINE_END.search(self._buffer)
             if match is None:
                 self._check_unterminated(events)
                 break
             raw = bytes(self._buffer[: match.start()])
+            lone_cr = match.group() == b"\r"  # read before the buffer changes under it
             del self._buffer[: match.end()]
             if self._discarding:
                 self._discarding = False
                 continue
-            self._on_raw_line(raw, events)
-        if self.in_data_mode:
-            # CONNECT's line ended at its CR; its LF, if any, is not data.
-            self._swallow_lf = not self._buffer
-            if self._buffer[:1] == b"\n":
-                del self._buffer[:1]
-            if self._buffer:
-                events.append(Data(bytes(self._buffer)))
-                self._buffer.clear()
+            if raw:
+                self._on_raw_line(raw, events)
+                # CONNECT's line may have ended on a CR whose LF is still on the way.
+                self._swallow_lf = lone_cr and not self._buffer
+        if self._data_mode and self._buffer:
+            events.append(Data(bytes(self._buffer)))
+            self._buffer.clear()
         return events
 
     def _check_unterminated(self, events: list[Event]) -> None:
@@ -353,7 +362,8 @@ class AtEngine:
             self._discarding = True
 
     def _on_raw_line(self, raw: bytes, events: list[Event]) -> None:
-        raw = raw.replace(b"\x00", b"")
+        if b"\x00" in raw:
+            raw = raw.replace(b"\x00", b"")
         if not raw.strip():
             return
         try:
@@ -368,7 +378,8 @@ class AtEngine:
 
     def _on_line(self, line: str, events: list[Event]) -> None:
         command = self._pending
-        if line.upper() in REBOOT_BANNERS:
+        upper = line.upper()
+        if upper in REBOOT_BANNERS:
             if self.state is not State.IDLE:
                 self._move(Trigger.REBOOT)
             self._reset_command()
@@ -376,14 +387,14 @@ class AtEngine:
             self._owed = 0
             events.append(Reboot(line, command))
             return
-        if command is not None and not self._echo_seen and line.upper() == command.line.upper():
+        if command is not None and not self._echo_seen and upper == command.line.upper():
             self._echo_seen = True
             return
         # A V or Z command's own result may come in either format.
         numeric = self.numeric_results or (
             command is not None and command.sets_numeric_results is not None
         )
-        result = parse_final_result(line, numeric=numeric)
+        result = _final_result(line, upper, numeric)
         if result is not None and self._owed:
             self._owed -= 1
             self.late_results += 1
@@ -398,7 +409,7 @@ class AtEngine:
             self._reset_command()
             return
         prefix = line_prefix(line)
-        if line.upper() in BARE_URCS:
+        if upper in BARE_URCS:
             events.append(Urc(line))
         elif prefix is None or prefix in command.response_prefixes:
             self._lines.append(line)

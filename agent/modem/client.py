@@ -42,6 +42,15 @@ RESYNC_ATTEMPTS = 5
 RESYNC_TIMEOUT = 2.0
 
 
+class _Expired(Exception):
+    """A command's timer ran out (internal to `Modem._exchange`)."""
+
+
+def _expire(waiter: asyncio.Future[Response]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_Expired())
+
+
 def _loggable(line: str, command: Command | None) -> str:
     """`line` fit for a log: echoes and the pending command's secret values hidden."""
     if line[:2].upper() == "AT":
@@ -132,14 +141,16 @@ class Modem:
 
     async def _exchange(self, command: Command, *, resync_on_timeout: bool) -> Response:
         transport = self._require_transport()
-        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Response] = loop.create_future()
         self._waiter = waiter
         transport.write(self._engine.send(command))
         log.debug("→ %s", command.masked)
+        # call_later on the future itself: cheaper than asyncio.timeout() on this hot path.
+        timer = loop.call_later(command.timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(command.timeout):
-                return await waiter
-        except TimeoutError:
+            return await waiter
+        except _Expired:
             self._engine.abandon()
             log.warning("no answer to %s within %.1f s", command.masked, command.timeout)
             if resync_on_timeout:
@@ -148,6 +159,7 @@ class Modem:
                 f"modem gave no answer to {command.masked} within {command.timeout:g} s"
             ) from None
         finally:
+            timer.cancel()
             self._waiter = None
 
     async def resync(self) -> None:
@@ -193,9 +205,10 @@ class Modem:
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Response):
-            for line in event.lines:
-                log.debug("← %s", _loggable(line, event.command))
-            log.debug("← %s", event.result)
+            if log.isEnabledFor(logging.DEBUG):
+                for line in event.lines:
+                    log.debug("← %s", _loggable(line, event.command))
+                log.debug("← %s", event.result)
             if self._waiter is not None and not self._waiter.done():
                 self._waiter.set_result(event)
         elif isinstance(event, Urc):

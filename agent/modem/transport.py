@@ -106,7 +106,13 @@ class _FdTransport:
 
     def write(self, data: bytes) -> None:
         try:
-            self._port.write(data)
+            if self._socket_like:
+                self._port.write(data)
+                return
+            # A tty takes a command line whole; pyserial's write() would add a select().
+            written = os.write(self._fd, data)
+            if written < len(data):
+                self._port.write(data[written:])
         except (OSError, serial.SerialException) as exc:
             raise ModemUnavailable(f"cannot write to modem port {self.url}: {exc}") from exc
 

@@ -1,0 +1,171 @@
+"""`simgate stub serve`: a simulated modem on a new pty, reachable through a symlink."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from firmware_stubs.card import CardFileError, load_card
+from firmware_stubs.dialects import DIALECTS, is_imei
+from firmware_stubs.faults import Faults
+from firmware_stubs.pty_server import StubModem
+from simgate.exit_codes import ExitCode
+
+CARD_FILE_NAME = "stub-card.json"
+
+
+def state_dir() -> Path:
+    """`$SIMGATE_STATE_DIR`, else `$XDG_STATE_HOME/simgate`, else `~/.local/state/simgate`."""
+    explicit = os.environ.get("SIMGATE_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "simgate"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a probability: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a probability is from 0 to 1: {text!r}")
+    return value
+
+
+def _imei(text: str) -> str:
+    if not is_imei(text):
+        raise argparse.ArgumentTypeError("an IMEI is 15 digits")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `simgate stub`."""
+    parser = argparse.ArgumentParser(
+        prog="simgate stub", description="Serve a simulated modem and SIM card on a pty."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve a simulated modem on a new pty until stopped",
+        description="Serve a simulated modem on a new pty and make --link a symlink to it; "
+        "runs until SIGINT or SIGTERM, then removes the symlink.",
+    )
+    serve.add_argument("--link", required=True, type=Path, help="symlink to create to the pty")
+    serve.add_argument("--dialect", choices=sorted(DIALECTS), default="generic")
+    serve.add_argument(
+        "--card",
+        type=Path,
+        help=f"card state file (default: $SIMGATE_STATE_DIR/{CARD_FILE_NAME}; created if absent)",
+    )
+    serve.add_argument("--imei", type=_imei, help="IMEI (default: fixed per dialect)")
+    serve.add_argument("--delay", type=_seconds, default=0.0, help="answer delay, seconds")
+    serve.add_argument(
+        "--busy-after-unlock",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="answer +CME ERROR: 14 (SIM busy) for S seconds after an unlock",
+    )
+    serve.add_argument("--drop", type=_probability, default=0.0, help="output byte loss odds")
+    serve.add_argument("--garble", type=_probability, default=0.0, help="output byte garble odds")
+    serve.add_argument("--seed", type=int, help="seed of --drop and --garble")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log AT traffic to stderr")
+    return parser
+
+
+def _make_link(link: Path, target: str) -> None:
+    """Point `link` at `target`, replacing a symlink but never another kind of file."""
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        raise FileExistsError(f"{link} exists and is not a symlink; not replacing it")
+    link.symlink_to(target)
+
+
+def _remove_link(link: Path, target: str) -> None:
+    if link.is_symlink() and os.readlink(link) == target:
+        link.unlink()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run `serve` with parsed arguments; returns the exit status."""
+    if args.drop + args.garble > 1:
+        print("simgate stub: --drop plus --garble must not exceed 1", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    card_path: Path = args.card or state_dir() / CARD_FILE_NAME
+    try:
+        card = load_card(card_path)
+    except CardFileError as exc:
+        print(f"simgate stub: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as exc:
+        print(f"simgate stub: cannot create card file {card_path}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    faults = Faults(
+        delay=args.delay,
+        busy_after_unlock=args.busy_after_unlock,
+        drop=args.drop,
+        garble=args.garble,
+        seed=args.seed,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stub = StubModem(card=card, dialect=args.dialect, faults=faults, imei=args.imei)
+    try:
+        stub.start()
+        try:
+            _make_link(args.link, stub.device_path)
+        except OSError as exc:
+            print(f"simgate stub: cannot create link: {exc}", file=sys.stderr)
+            return ExitCode.BAD_INPUT
+        try:
+            print(
+                f"simgate stub: serving a {args.dialect} modem on {stub.device_path} "
+                f"(link {args.link}, card {card_path})",
+                flush=True,
+            )
+            while not stop.wait(1.0):
+                pass
+        finally:
+            _remove_link(args.link, stub.device_path)
+    finally:
+        stub.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return ExitCode.OK
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `simgate stub`; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage and 0 for --help
+        return int(exc.code) if isinstance(exc.code, int) else ExitCode.BAD_INPUT
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
+    return serve(args)

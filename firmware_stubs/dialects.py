@@ -1,0 +1,92 @@
+"""Vendor dialects, declared as data: identity strings, defaults, and extra commands.
+
+A dialect adds or overrides commands through `commands` (a table of `CommandSpec`), so
+vendor-specific commands (`AT+QCCID`, `AT+CICCID`, ...) are rows, not branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from agent.at.iccid import luhn_check_digit
+from firmware_stubs.replies import CommandSpec
+
+
+def make_imei(tac: str, serial: str) -> str:
+    """A 15-digit IMEI: 8-digit type allocation code, 6-digit serial, Luhn digit."""
+    body = tac + serial
+    if len(body) != 14 or not body.isdigit():
+        raise ValueError("an IMEI body is 14 digits")
+    return body + str(luhn_check_digit(body))
+
+
+def is_imei(value: str) -> bool:
+    """True for 15 decimal digits (the Luhn digit is not checked: some modules skip it)."""
+    return len(value) == 15 and value.isascii() and value.isdigit()
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one family of modules identifies itself and answers."""
+
+    name: str
+    manufacturer: str
+    model: str
+    revision: str
+    imei: str
+    quote_cpin: bool = False  # `+CPIN: "SIM PIN"` instead of `+CPIN: SIM PIN`
+    cmee_default: int = 0
+    gcap: str = "+GCAP: +CGSM,+DS,+ES"
+    boot_banner: str = "RDY"  # sent after a (re)boot; empty for none
+    commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def ati_lines(self) -> list[str]:
+        """The answer to `ATI`."""
+        return [self.manufacturer, self.model, f"Revision: {self.revision}"]
+
+
+DIALECTS: Mapping[str, Dialect] = MappingProxyType(
+    {
+        "generic": Dialect(
+            name="generic",
+            manufacturer="simgate",
+            model="Stub LTE Modem",
+            revision="SIMGATE-STUB-1.0",
+            imei=make_imei("35000001", "000001"),
+        ),
+        "quectel": Dialect(
+            name="quectel",
+            manufacturer="Quectel",
+            model="EG25",
+            revision="EG25GGBR07A08M2G",
+            imei=make_imei("86000002", "000002"),
+        ),
+        "simcom": Dialect(
+            name="simcom",
+            manufacturer="SIMCOM INCORPORATED",
+            model="SIMCOM_SIM7600G-H",
+            revision="LE20B04SIM7600G22",
+            imei=make_imei("86000003", "000003"),
+        ),
+        "ublox": Dialect(
+            name="ublox",
+            manufacturer="u-blox",
+            model="SARA-R410M-02B",
+            revision="L0.0.00.00.05.12",
+            imei=make_imei("35000004", "000004"),
+        ),
+    }
+)
+
+
+def get_dialect(dialect: str | Dialect) -> Dialect:
+    """The dialect named `dialect` (or `dialect` itself); `ValueError` lists the names."""
+    if isinstance(dialect, Dialect):
+        return dialect
+    try:
+        return DIALECTS[dialect]
+    except KeyError:
+        raise ValueError(f"unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})") from None

@@ -1,0 +1,223 @@
+"""Serve an `Interpreter` on a pseudo-terminal from a background thread.
+
+Theory of the pty. The stub keeps the master; clients open the slave path. The stub
+closes its own copy of the slave, so when no client has the slave open, reading the
+master fails with EIO (and epoll reports a hang-up at once): that is how a client
+closing the port - the only "hang-up" a pty has, as it has no DTR - is seen. While no
+client is there the server sleeps `IDLE_POLL` between probes instead of spinning, and
+drops output (nobody would read it; stale bytes would greet the next client). When a
+probe read does not fail, a client is back and the server selects on the master again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import selectors
+import threading
+import time
+import tty
+from pathlib import Path
+from types import TracebackType
+
+from firmware_stubs.card import SimCard, load_card
+from firmware_stubs.dialects import Dialect
+from firmware_stubs.faults import Faults, OutputCorrupter
+from firmware_stubs.interpreter import Interpreter
+from firmware_stubs.state import NetworkProfile
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL = 0.02  # seconds between probes while no client has the port open
+READ_SIZE = 4096
+
+
+class StubModem:
+    """A simulated modem on a new pty, served by a background thread.
+
+    Use as a context manager (or `start()` / `stop()`); `device_path` is the slave path
+    to open with pyserial; `card` is the live card model; `reboot()` reboots it now.
+    """
+
+    def __init__(
+        self,
+        card_path: Path | None = None,
+        dialect: str | Dialect = "generic",
+        faults: Faults | None = None,
+        imei: str | None = None,
+        *,
+        card: SimCard | None = None,
+        network: NetworkProfile | None = None,
+    ) -> None:
+        """Give either `card_path` (a card file, created if absent) or a `card` model."""
+        if (card is None) == (card_path is None):
+            raise ValueError("give exactly one of card_path and card")
+        model = card if card is not None else load_card(Path(str(card_path)))
+        self.faults = faults or Faults()
+        self.interpreter = Interpreter(
+            model, dialect, imei=imei, network=network, faults=self.faults
+        )
+        self._corrupter = OutputCorrupter(self.faults)
+        self._lock = threading.Lock()
+        self._master: int | None = None
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._client = False
+        self._out = bytearray()
+        self.device_path = ""
+
+    @property
+    def card(self) -> SimCard:
+        """The live SIM card model (read its counters in tests)."""
+        return self.interpreter.card
+
+    def start(self) -> StubModem:
+        """Open the pty and start serving; returns self."""
+        if self._thread is not None:
+            raise RuntimeError("the stub is already running")
+        master, slave = os.openpty()
+        try:
+            tty.setraw(slave)
+            self.device_path = os.ttyname(slave)
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self._master = master
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._serve,
+            args=(master, self._wake_r),
+            name=f"stub-modem {self.device_path}",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("stub modem (%s) serving on %s", self.interpreter.state.dialect.name,
+                    self.device_path)  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, join the thread and close the pty."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            self._wake()
+            thread.join(timeout=5)
+            if thread.is_alive():  # pragma: no cover - the loop never blocks that long
+                raise RuntimeError("the stub modem thread did not stop")
+        for name in ("_master", "_wake_r", "_wake_w"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def reboot(self) -> None:
+        """Reboot the modem now (abandoning any pending command) and send its banner."""
+        with self._lock:
+            if not self._client and self._master is not None:
+                self._read_locked(self._master)  # a client may have opened the port just now
+            self._send(self.interpreter.reboot())
+        self._wake()
+
+    def __enter__(self) -> StubModem:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _wake(self) -> None:
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def _serve(self, master: int, wake: int) -> None:
+        with selectors.DefaultSelector() as active, selectors.DefaultSelector() as idle:
+            active.register(wake, selectors.EVENT_READ)
+            active.register(master, selectors.EVENT_READ)
+            idle.register(wake, selectors.EVENT_READ)
+            writing = False
+            try:
+                while not self._stopping.is_set():
+                    if not self._client:
+                        idle.select(IDLE_POLL)
+                        self._drain_wake(wake)
+                        self._read(master)
+                    else:
+                        if bool(self._out) != writing:
+                            writing = bool(self._out)
+                            events = selectors.EVENT_READ | (selectors.EVENT_WRITE * writing)
+                            active.modify(master, events)
+                        for key, mask in active.select(self._timeout()):
+                            if key.fd == wake:
+                                self._drain_wake(wake)
+                            elif mask & selectors.EVENT_READ:
+                                self._read(master)
+                            if key.fd == master and mask & selectors.EVENT_WRITE:
+                                with self._lock:
+                                    self._flush()
+                    with self._lock:
+                        self._send(self.interpreter.poll())
+            except Exception:  # pragma: no cover - a bug: log it rather than die silently
+                logger.exception("stub modem server crashed")
+
+    def _timeout(self) -> float | None:
+        deadline = self.interpreter.next_deadline()
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def _drain_wake(self, wake: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(wake, 512)
+
+    def _read(self, master: int) -> None:
+        with self._lock:
+            self._read_locked(master)
+
+    def _read_locked(self, master: int) -> None:
+        try:
+            data = os.read(master, READ_SIZE)
+        except BlockingIOError:
+            self._client = True  # the slave is open, nothing to read yet
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            if self._client:
+                logger.debug("client closed %s", self.device_path)
+                self._client = False
+                self._out.clear()
+                self.interpreter.host_closed()
+            return
+        self._client = True
+        self._send(self.interpreter.receive_data(data))
+
+    def _send(self, data: bytes) -> None:
+        """Queue output and write what the pty takes now (call with the lock held)."""
+        if not data or not self._client:
+            return
+        self._out += self._corrupter.apply(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._out or self._master is None:
+            return
+        try:
+            written = os.write(self._master, self._out)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            self._out.clear()
+            return
+        del self._out[:written]

@@ -1,0 +1,113 @@
+"""What a command handler returns, how handlers are declared, and result-code formatting."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from firmware_stubs.at_syntax import Command
+
+if TYPE_CHECKING:
+    from firmware_stubs.state import ModemState
+
+# 3GPP TS 27.007 §9.2.1 (general) and §9.2.2 texts, for `+CMEE=2`.
+CME_TEXTS: dict[int, str] = {
+    0: "phone failure",
+    1: "no connection to phone",
+    2: "phone-adaptor link reserved",
+    3: "operation not allowed",
+    4: "operation not supported",
+    5: "PH-SIM PIN required",
+    10: "SIM not inserted",
+    11: "SIM PIN required",
+    12: "SIM PUK required",
+    13: "SIM failure",
+    14: "SIM busy",
+    15: "SIM wrong",
+    16: "incorrect password",
+    17: "SIM PIN2 required",
+    18: "SIM PUK2 required",
+    20: "memory full",
+    21: "invalid index",
+    22: "not found",
+    23: "memory failure",
+    30: "no network service",
+    31: "network timeout",
+    32: "network not allowed - emergency calls only",
+    50: "Incorrect parameters",
+    100: "unknown",
+    262: "SIM blocked",
+}
+
+# V.250 numeric result codes, for `ATV0`.
+NUMERIC_RESULTS: dict[str, int] = {
+    "OK": 0,
+    "CONNECT": 1,
+    "RING": 2,
+    "NO CARRIER": 3,
+    "ERROR": 4,
+    "NO DIALTONE": 6,
+    "BUSY": 7,
+    "NO ANSWER": 8,
+}
+
+
+@dataclass
+class Reply:
+    """A handler's answer: information lines, the final result, and extra think time."""
+
+    lines: list[str]
+    final: str = "OK"
+    delay: float = 0.0  # seconds the modem "works" before answering (e.g. +COPS=?)
+
+
+OK = Reply([])
+
+
+class SimNeed(enum.Enum):
+    """What a command needs from the SIM before it runs (checked before its handler)."""
+
+    NOTHING = "nothing"
+    CARD = "card"  # files readable with ALWAYS access (EF_ICCID): any card state but busy
+    UNLOCKED = "unlocked"  # the PIN verified (or disabled), not blocked, not busy
+
+
+Handler = Callable[["ModemState", Command], Reply]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A row of the command table: the handler and what it needs from the SIM.
+
+    The SIM check skips the test form (`+X=?`), which real modules answer from firmware.
+    """
+
+    handler: Handler
+    sim: SimNeed = SimNeed.NOTHING
+
+
+def format_info(line: str, verbose: bool) -> bytes:
+    """An information line or URC: `\\r\\n<line>\\r\\n` (V1) or `<line>\\r\\n` (V0)."""
+    text = line.encode("latin-1", "replace")
+    return b"\r\n" + text + b"\r\n" if verbose else text + b"\r\n"
+
+
+def format_final(final: str, verbose: bool) -> bytes:
+    """A final result code; V0 turns the V.250 ones into digits (`0\\r` for OK)."""
+    if verbose:
+        return b"\r\n" + final.encode("latin-1", "replace") + b"\r\n"
+    word = "NO CARRIER" if final.startswith("NO CARRIER") else final.split(" ", 1)[0]
+    if word in NUMERIC_RESULTS:
+        return b"%d\r" % NUMERIC_RESULTS[word]
+    return final.encode("latin-1", "replace") + b"\r\n"
+
+
+def cme_final(code: int, cmee: int) -> str:
+    """The final result for a modem error under `+CMEE=<cmee>`."""
+    if cmee == 0:
+        return "ERROR"
+    if cmee == 2:
+        return f"+CME ERROR: {CME_TEXTS.get(code, 'unknown')}"
+    return f"+CME ERROR: {code}"
