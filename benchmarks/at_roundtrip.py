@@ -63,7 +63,7 @@ def agent_modem(port: str, rounds: int) -> float:
 
 def gsmmodem(port: str, rounds: int) -> float:
     """Seconds per round trip of python-gsmmodem-new's `write()` (when installed)."""
-    from gsmmodem.serial_comms import SerialComms  # type: ignore[import-untyped,unused-ignore]
+    from gsmmodem.serial_comms import SerialComms  # an optional peer, never a dependency
 
     comms = SerialComms(port, 115200)
     comms.connect()  # the port and its reader thread only, without GsmModem's init

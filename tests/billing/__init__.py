@@ -1,0 +1,1 @@
+"""Tests of the billing engine (emulator/billing), named after the clauses they pin."""
