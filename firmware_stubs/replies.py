@@ -7,51 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.at.cme_errors import cme_text
+from agent.at.engine import NUMERIC_RESULTS as AGENT_NUMERIC_RESULTS
 from firmware_stubs.at_syntax import Command
 
 if TYPE_CHECKING:
     from firmware_stubs.state import ModemState
 
-# 3GPP TS 27.007 §9.2.1 (general) and §9.2.2 texts, for `+CMEE=2`.
-CME_TEXTS: dict[int, str] = {
-    0: "phone failure",
-    1: "no connection to phone",
-    2: "phone-adaptor link reserved",
-    3: "operation not allowed",
-    4: "operation not supported",
-    5: "PH-SIM PIN required",
-    10: "SIM not inserted",
-    11: "SIM PIN required",
-    12: "SIM PUK required",
-    13: "SIM failure",
-    14: "SIM busy",
-    15: "SIM wrong",
-    16: "incorrect password",
-    17: "SIM PIN2 required",
-    18: "SIM PUK2 required",
-    20: "memory full",
-    21: "invalid index",
-    22: "not found",
-    23: "memory failure",
-    30: "no network service",
-    31: "network timeout",
-    32: "network not allowed - emergency calls only",
-    50: "Incorrect parameters",
-    100: "unknown",
-    262: "SIM blocked",
-}
-
-# V.250 numeric result codes, for `ATV0`.
+# V.250 numeric result codes, for `ATV0`: the agent's table read the other way round.
 NUMERIC_RESULTS: dict[str, int] = {
-    "OK": 0,
-    "CONNECT": 1,
-    "RING": 2,
-    "NO CARRIER": 3,
-    "ERROR": 4,
-    "NO DIALTONE": 6,
-    "BUSY": 7,
-    "NO ANSWER": 8,
-}
+    kind.value: int(number) for number, kind in AGENT_NUMERIC_RESULTS.items()
+} | {"RING": 2}
 
 
 @dataclass
@@ -109,5 +75,5 @@ def cme_final(code: int, cmee: int) -> str:
     if cmee == 0:
         return "ERROR"
     if cmee == 2:
-        return f"+CME ERROR: {CME_TEXTS.get(code, 'unknown')}"
+        return f"+CME ERROR: {cme_text(code) or 'unknown'}"
     return f"+CME ERROR: {code}"
