@@ -9,6 +9,7 @@ invoice of the month in which the outage began.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
@@ -48,7 +49,9 @@ def outage_lines(books: Books, month: Month, lines: Iterable[Line]) -> Iterator[
     cal = books.calendar
     days: dict[str, int] = {}
     notes: dict[str, list[str]] = {}
-    for outage in books.outages:
+    # In time order (whole fields break ties), so the reason reads the same for any log order.
+    in_order = sorted(books.outages, key=lambda e: (e.at, json.dumps(e.fields, sort_keys=True)))
+    for outage in in_order:
         if cal.month_of(outage.at) != month:
             continue
         fields = outage.fields
