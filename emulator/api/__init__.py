@@ -1,0 +1,1 @@
+"""Thin FastAPI handlers over `emulator.backend.Backend`: parse, call a model, shape."""

@@ -1,0 +1,46 @@
+"""`Backend`: every aggregate over one store and one virtual clock; what the HTTP layer
+and the tests drive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emulator.clock import VirtualClock
+from emulator.models.account import AccountModel
+from emulator.models.cards import CardFactory
+from emulator.models.credentials import DeviceTokens
+from emulator.models.events import EventLog
+from emulator.models.faults import FaultInjector
+from emulator.models.gateways import GatewayModel
+from emulator.models.network import Network
+from emulator.models.sims import SimModel
+from emulator.models.switches import SwitchModel
+from emulator.store import Store
+
+
+class Backend:
+    """The emulator's state and rules, without HTTP."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        self.store = Store(db_path)
+        self.clock = VirtualClock(self.store)
+        self.account = AccountModel(self.store, self.clock)
+        self.cards = CardFactory(self.store, self.clock)
+        self.sims = SimModel(self.store, self.clock)
+        self.switches = SwitchModel(self.store, self.clock)
+        self.gateways = GatewayModel(self.store, self.clock)
+        self.network = Network(self.store, self.clock)
+        self.events = EventLog(self.store)
+        self.device_tokens = DeviceTokens(self.store)
+        self.faults = FaultInjector()
+
+    def reset(self) -> None:
+        """Forget every SIM, card, gateway, switch, event and setting; keep the API
+        credentials and the device-token key; the clock follows the wall clock again."""
+        self.store.reset()
+        self.clock.follow_wall_clock()
+        self.faults.clear()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.store.close()

@@ -1,0 +1,260 @@
+"""`simgate emulator ...`: serve the cloud emulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from emulator.errors import EmulatorError
+from simgate.exit_codes import ExitCode
+
+DEFAULT_HTTP = "127.0.0.1:8080"
+
+
+def _default_db() -> Path:
+    state = os.environ.get("SIMGATE_STATE_DIR")
+    if state:
+        return Path(state) / "emulator.db"
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "simgate" / "emulator.db"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simgate emulator", description="The simgate cloud emulator."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve",
+        help="serve the Sakura API subset, the steering API and MQTT",
+        description="Serve the emulator until stopped (Ctrl-C or SIGTERM). Credentials come from "
+        "SIMGATE_ACCESS_TOKEN / SIMGATE_ACCESS_TOKEN_SECRET, else a pair stored in the database.",
+    )
+    serve.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="SQLite file (default: $SIMGATE_STATE_DIR/emulator.db)",
+    )
+    serve.add_argument(
+        "--http",
+        default=DEFAULT_HTTP,
+        metavar="HOST:PORT",
+        help=f"HTTP address (default {DEFAULT_HTTP}; port 0: any)",
+    )
+    serve.add_argument(
+        "--mqtt",
+        default="embedded",
+        metavar="embedded[:PORT]|mqtt://HOST:PORT",
+        help="embedded broker (default port 1883; 0: any) or an external broker",
+    )
+    serve.add_argument(
+        "--tariff", type=Path, default=None, help="tariff TOML (default: the shipped example)"
+    )
+    serve.add_argument(
+        "--json", action="store_true", help="print the URLs and credentials as one JSON line"
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    return parser
+
+
+@dataclass(frozen=True)
+class HttpAddress:
+    """`--http HOST:PORT`."""
+
+    host: str
+    port: int
+
+
+def parse_http(value: str) -> HttpAddress:
+    """Parse `HOST:PORT`."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise EmulatorError(f"--http must be HOST:PORT, not {value!r}")
+    return HttpAddress(host.strip("[]"), int(port))
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `simgate emulator`."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Open the database, bind the sockets, start the broker, serve until stopped."""
+    from emulator.app import create_app
+    from emulator.backend import Backend
+    from emulator.models.credentials import api_credentials
+    from emulator.mqtt_broker import EmbeddedBroker, parse_mqtt
+
+    try:
+        http = parse_http(args.http)
+        mqtt = parse_mqtt(
+            args.mqtt, http.host if http.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        )
+        _check_tariff(args.tariff)
+    except (EmulatorError, ValueError) as exc:
+        print(f"simgate emulator: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    db_path: Path = args.db or _default_db()
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        backend = Backend(db_path)
+    except Exception as exc:  # sqlite3.Error, OSError: a bad or unreadable file
+        print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        creds = api_credentials(
+            backend.store,
+            os.environ.get("SIMGATE_ACCESS_TOKEN"),
+            os.environ.get("SIMGATE_ACCESS_TOKEN_SECRET"),
+        )
+    except EmulatorError as exc:
+        backend.close()
+        print(f"simgate emulator: {exc.message}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        sock = _listen(http)
+    except OSError as exc:
+        backend.close()
+        print(f"simgate emulator: cannot listen on {http.host}:{http.port}: {exc}", file=sys.stderr)
+        return ExitCode.UNREACHABLE
+    port = sock.getsockname()[1]
+    app = create_app(db_path, args.tariff, credentials=creds, backend=backend)
+    broker = EmbeddedBroker(mqtt.host, mqtt.port) if mqtt.embedded else None
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+
+    async def run() -> int:
+        if broker is not None:
+            try:
+                await broker.start()
+            except Exception as exc:  # amqtt wraps OSError in BrokerError
+                print(
+                    f"simgate emulator: cannot start the embedded MQTT broker: {exc}",
+                    file=sys.stderr,
+                )
+                return ExitCode.UNREACHABLE
+        host = http.host if ":" not in http.host else f"[{http.host}]"
+        base = f"http://{host}:{port}"
+        info = {
+            "http": base,
+            "api_root": f"{base}/cloud/zone",
+            "steering": f"{base}/_emulator/",
+            "openapi": f"{base}/openapi.json",
+            "mqtt": broker.url if broker is not None else mqtt.url,
+            "mqtt_embedded": broker is not None,
+            "db": str(db_path),
+            "access_token": creds.token,
+            "access_token_secret": creds.secret,
+            "credentials_source": creds.source,
+        }
+        config = uvicorn.Config(
+            app,
+            log_level="info" if args.verbose else "warning",
+            access_log=args.verbose,
+            lifespan="on",
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop)
+        _announce(info, as_json=args.json)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if broker is not None:
+                await broker.stop()
+        return ExitCode.OK
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        return ExitCode.OK
+    finally:
+        sock.close()
+        backend.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with our own signal handling: SIGINT/SIGTERM stop it cleanly and
+    the process exits 0 (uvicorn would re-raise the signal after shutting down)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Signals are handled by `serve` (see `stop`)."""
+        yield
+
+    def stop(self) -> None:
+        """Ask the server to finish; a second request forces it."""
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def _listen(http: HttpAddress) -> socket.socket:
+    """A listening TCP socket. Its protocol must say IPPROTO_TCP: asyncio sets TCP_NODELAY
+    only on such sockets, and without it Nagle's algorithm and delayed ACKs add ~40 ms to
+    every response on a kept-alive connection (`socket.create_server` leaves it 0)."""
+    family = socket.AF_INET6 if ":" in http.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((http.host, http.port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _check_tariff(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        from emulator.billing import load_tariff
+    except ImportError:
+        raise EmulatorError("--tariff needs the billing engine (emulator.billing)") from None
+    try:
+        load_tariff(path)
+    except Exception as exc:
+        raise EmulatorError(f"bad tariff file {path}: {exc}") from None
+
+
+def _announce(info: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(info), flush=True)
+        return
+    kind = "embedded" if info["mqtt_embedded"] else "external"
+    lines = [
+        "simgate emulator is serving",
+        f"  Sakura API root:  {info['api_root']}   (zones is1a is1b is1c tk1a tk1b tk1v)",
+        f"  steering API:     {info['steering']}",
+        f"  OpenAPI:          {info['openapi']}",
+        f"  MQTT:             {info['mqtt']} ({kind})",
+        f"  database:         {info['db']}",
+        f"  access token:     {info['access_token']}",
+        f"  access secret:    {info['access_token_secret']}   ({info['credentials_source']})",
+        "  e.g. SAKURACLOUD_ACCESS_TOKEN=<token> SAKURACLOUD_ACCESS_TOKEN_SECRET=<secret> "
+        f"SAKURACLOUD_API_ROOT_URL={info['api_root']}",
+        "Stop with Ctrl-C.",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,104 @@
+"""The virtual clock and the time conventions of service-rules §0.
+
+Every rule asks `VirtualClock.now()`, never the wall clock. The clock runs at wall speed
+from the instant it was last set (or stands still when frozen); its state lives in the
+store, so a restart resumes it. Timestamps are stored in UTC; months are JST months.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from emulator.errors import BadRequest
+from emulator.store import Store
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def iso_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with an explicit offset: `2026-03-31T20:00:00+00:00`."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def iso_jst(moment: datetime) -> str:
+    """RFC 3339 in JST, as the Sakura Cloud API writes times: `...+09:00`."""
+    return moment.astimezone(JST).isoformat()
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset; BadRequest otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise BadRequest(f"not an RFC 3339 timestamp: {text!r}", code="invalid_time") from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"timestamp has no UTC offset: {text!r}", code="invalid_time")
+    return moment.astimezone(UTC)
+
+
+def jst_month(moment: datetime) -> str:
+    """The billing month (`YYYY-MM`, JST) an instant belongs to (service-rules §0)."""
+    return moment.astimezone(JST).strftime("%Y-%m")
+
+
+class VirtualClock:
+    """A settable, advanceable clock persisted in the store's `meta` table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        with store.transaction() as db:
+            base = db.meta_get("clock_virtual")
+            wall = db.meta_get("clock_wall")
+            frozen = db.meta_get("clock_frozen")
+        self._virtual = None if base is None else datetime.fromisoformat(base)
+        self._wall = 0.0 if wall is None else float(wall)
+        self._frozen = frozen == "1"
+
+    @property
+    def frozen(self) -> bool:
+        """True when the clock stands still between changes."""
+        return self._frozen
+
+    def now(self) -> datetime:
+        """The emulator's current instant (UTC, aware)."""
+        if self._virtual is None:
+            return datetime.now(UTC)
+        if self._frozen:
+            return self._virtual
+        return self._virtual + timedelta(seconds=time.time() - self._wall)
+
+    def set(self, moment: datetime, *, frozen: bool = False) -> datetime:
+        """Jump to `moment` (aware); the clock then runs on unless `frozen`."""
+        if moment.tzinfo is None:
+            raise BadRequest("the clock needs a time with a UTC offset", code="invalid_time")
+        self._save(moment.astimezone(UTC), frozen)
+        return self.now()
+
+    def advance(self, seconds: float) -> datetime:
+        """Move forward by `seconds` (>= 0)."""
+        if seconds < 0:
+            raise BadRequest("the clock only moves forward: seconds must be >= 0")
+        try:
+            target = self.now() + timedelta(seconds=seconds)
+        except OverflowError:
+            raise BadRequest("that would move the clock past year 9999") from None
+        self._save(target, self._frozen)
+        return self.now()
+
+    def follow_wall_clock(self) -> None:
+        """Forget any setting: the clock is the wall clock again (used by reset)."""
+        with self._store.transaction() as db:
+            db.execute(
+                "DELETE FROM meta WHERE key IN ('clock_virtual', 'clock_wall', 'clock_frozen')"
+            )
+        self._virtual, self._wall, self._frozen = None, 0.0, False
+
+    def _save(self, moment: datetime, frozen: bool) -> None:
+        wall = time.time()
+        with self._store.transaction() as db:
+            db.meta_set("clock_virtual", moment.isoformat())
+            db.meta_set("clock_wall", repr(wall))
+            db.meta_set("clock_frozen", "1" if frozen else "0")
+        self._virtual, self._wall, self._frozen = moment, wall, frozen

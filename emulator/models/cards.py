@@ -1,0 +1,114 @@
+"""The SIM factory: cards "shipped" to the customer before they register them.
+
+The emulator has no real factory, so `POST /_emulator/sims` manufactures a card (ICCID,
+PASSCODE, IMSI). Registering it through the Sakura API then needs that PASSCODE (001
+§43.2). The PASSCODE is stored only as a salted hash and never logged or echoed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from emulator.clock import VirtualClock, iso_utc
+from emulator.errors import BadRequest, Conflict
+from emulator.store import Store, Tx
+
+ICCID_RE = re.compile(r"^\d{18,22}$")
+IMSI_RE = re.compile(r"^\d{14,15}$")
+PASSCODE_RE = re.compile(r"^[A-Za-z0-9]{4,32}$")
+_PASSCODE_ALPHABET = string.ascii_uppercase + string.digits
+
+
+@dataclass(frozen=True)
+class Card:
+    """A manufactured card. `passcode` is set only on the answer to its manufacture."""
+
+    iccid: str
+    imsi: str
+    passcode: str | None = None
+
+
+def check_iccid(iccid: str) -> str:
+    """An ICCID is 18 to 22 decimal digits (Luhn is reported elsewhere, never required)."""
+    if not isinstance(iccid, str) or not ICCID_RE.match(iccid):
+        raise BadRequest(
+            f"invalid ICCID {iccid!r}: it must be 18 to 22 decimal digits", code="invalid_iccid"
+        )
+    return iccid
+
+
+def _hash(passcode: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{passcode}".encode()).hexdigest()
+
+
+def passcode_matches(db: Tx, iccid: str, passcode: str) -> bool | None:
+    """True/False for the card's PASSCODE, None when no such card was shipped."""
+    row = db.one("SELECT passcode_hash FROM cards WHERE iccid = ?", (iccid,))
+    if row is None:
+        return None
+    salt, digest = str(row["passcode_hash"]).split("$", 1)
+    return hmac.compare_digest(_hash(passcode, salt), digest)
+
+
+def card_imsi(db: Tx, iccid: str) -> str | None:
+    """The IMSI of a shipped card."""
+    row = db.one("SELECT imsi FROM cards WHERE iccid = ?", (iccid,))
+    return None if row is None else str(row["imsi"])
+
+
+class CardFactory:
+    """Manufacture and look up cards."""
+
+    def __init__(self, store: Store, clock: VirtualClock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def manufacture(
+        self, iccid: str | None = None, passcode: str | None = None, imsi: str | None = None
+    ) -> Card:
+        """Make a card; any field left out is generated (ICCID prefix 8981, IMSI 44010...)."""
+        if iccid is not None:
+            check_iccid(iccid)
+        if passcode is not None and not PASSCODE_RE.match(passcode):
+            raise BadRequest("a PASSCODE is 4 to 32 letters or digits", code="invalid_passcode")
+        if imsi is not None and not IMSI_RE.match(imsi):
+            raise BadRequest(f"invalid IMSI {imsi!r}: 14 or 15 digits", code="invalid_imsi")
+        with self._store.transaction() as db:
+            if iccid is None:
+                iccid = self._fresh(db, "iccid", lambda: "8981" + _digits(15))
+            elif db.one("SELECT 1 FROM cards WHERE iccid = ?", (iccid,)) is not None:
+                raise Conflict(f"a card with ICCID {iccid} was already manufactured")
+            if imsi is None:
+                imsi = self._fresh(db, "imsi", lambda: "44010" + _digits(10))
+            if passcode is None:
+                passcode = "".join(secrets.choice(_PASSCODE_ALPHABET) for _ in range(8))
+            salt = secrets.token_hex(8)
+            db.execute(
+                "INSERT INTO cards (iccid, imsi, passcode_hash, manufactured_at) "
+                "VALUES (?, ?, ?, ?)",
+                (iccid, imsi, f"{salt}${_hash(passcode, salt)}", iso_utc(self._clock.now())),
+            )
+        return Card(iccid=iccid, imsi=imsi, passcode=passcode)
+
+    def list_all(self) -> list[Card]:
+        """Every manufactured card (without PASSCODEs)."""
+        with self._store.transaction() as db:
+            rows = db.all("SELECT iccid, imsi FROM cards ORDER BY iccid")
+        return [Card(iccid=str(r["iccid"]), imsi=str(r["imsi"])) for r in rows]
+
+    @staticmethod
+    def _fresh(db: Tx, column: str, make: Callable[[], str]) -> str:
+        while True:
+            value = make()
+            if db.one(f"SELECT 1 FROM cards WHERE {column} = ?", (value,)) is None:  # noqa: S608
+                return value
+
+
+def _digits(count: int) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(count))

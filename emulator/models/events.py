@@ -1,0 +1,58 @@
+"""The account's billing event log (contracts §2): JSON Lines, one fact per line.
+
+Each line has `at` (RFC 3339 with offset, from the virtual clock) and `type`, plus the
+fields of its type. The log is append-only and written in the same transaction as the
+change it records, so the books and the state never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Literal
+
+from emulator.clock import iso_utc
+from emulator.store import Store, Tx
+
+EventType = Literal[
+    "sim_registered",
+    "sim_deleted",
+    "traffic",
+    "gateway_created",
+    "gateway_deleted",
+    "option_set",
+    "option_cleared",
+    "payment",
+]
+Option = Literal["ip", "device_lock", "dns"]
+
+
+def append(db: Tx, at: datetime, type_: EventType, **fields: object) -> None:
+    """Append one event line inside the caller's transaction."""
+    line = json.dumps({"at": iso_utc(at), "type": type_, **fields}, separators=(",", ":"))
+    db.execute("INSERT INTO events (line) VALUES (?)", (line,))
+
+
+def option_event(db: Tx, at: datetime, *, set_: bool, option: Option, subject: str) -> None:
+    """`option_set` / `option_cleared` for a sub-option (001 §40)."""
+    append(db, at, "option_set" if set_ else "option_cleared", option=option, subject=subject)
+
+
+class EventLog:
+    """Read side of the event log."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def lines(self, after: int = 0) -> list[str]:
+        """Every line with a sequence number above `after`, oldest first."""
+        with self._store.transaction() as db:
+            rows = db.all("SELECT line FROM events WHERE seq > ? ORDER BY seq", (after,))
+        return [str(row["line"]) for row in rows]
+
+    def iter_dicts(self) -> Iterator[dict[str, object]]:
+        """The log as parsed dictionaries (for tests and the invoice route)."""
+        for line in self.lines():
+            value: dict[str, object] = json.loads(line)
+            yield value

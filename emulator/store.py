@@ -1,0 +1,256 @@
+"""The emulator's only SQLite code: schema, one connection, explicit transactions.
+
+Durability: WAL journal with `synchronous=FULL`, so a write acknowledged to a client has
+been fsynced and survives `kill -9` and power loss. Every request runs in one
+`BEGIN IMMEDIATE` transaction under a process-wide lock, so concurrent requests on the
+same SIM are serialised and a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS account (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    entity_type TEXT NOT NULL DEFAULT 'business',
+    contract_formed_at TEXT,
+    suspension_enabled INTEGER NOT NULL DEFAULT 0,
+    suspension_days INTEGER NOT NULL DEFAULT 30,
+    session_cut_bytes INTEGER
+);
+CREATE TABLE IF NOT EXISTS cards (
+    iccid TEXT PRIMARY KEY,
+    imsi TEXT NOT NULL,
+    passcode_hash TEXT NOT NULL,
+    manufactured_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS switches (
+    id TEXT PRIMARY KEY,
+    zone TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    icon_id TEXT,
+    mask_len INTEGER,
+    default_route TEXT,
+    created_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateways (
+    id TEXT PRIMARY KEY,
+    zone TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    icon_id TEXT,
+    created_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL,
+    power TEXT NOT NULL DEFAULT 'down',
+    status_changed_at TEXT NOT NULL,
+    switch_id TEXT REFERENCES switches(id),
+    internet_enabled INTEGER NOT NULL DEFAULT 0,
+    inter_device_enabled INTEGER NOT NULL DEFAULT 0,
+    interface_settings TEXT NOT NULL DEFAULT '[]',
+    static_routes TEXT NOT NULL DEFAULT '[]',
+    dns1 TEXT,
+    dns2 TEXT,
+    traffic_config TEXT,
+    sim_routes TEXT NOT NULL DEFAULT '[]',
+    global_address TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sims (
+    id TEXT PRIMARY KEY,
+    iccid TEXT NOT NULL UNIQUE,
+    imsi TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    icon_id TEXT,
+    registered_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL,
+    activated INTEGER NOT NULL DEFAULT 0,
+    activated_at TEXT,
+    deactivated_at TEXT,
+    ip TEXT UNIQUE,
+    imei_lock TEXT,
+    connected_imei TEXT,
+    gateway_id TEXT REFERENCES gateways(id),
+    attached INTEGER NOT NULL DEFAULT 0,
+    session_up INTEGER NOT NULL DEFAULT 0,
+    session_bytes INTEGER NOT NULL DEFAULT 0,
+    session_cut INTEGER NOT NULL DEFAULT 0,
+    operators TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sims_gateway ON sims (gateway_id);
+CREATE TABLE IF NOT EXISTS session_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sim_id TEXT NOT NULL,
+    gateway_id TEXT,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    imei TEXT,
+    imsi TEXT
+);
+CREATE INDEX IF NOT EXISTS session_log_sim ON session_log (sim_id, seq);
+CREATE TABLE IF NOT EXISTS sim_traffic (
+    sim_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sim_id, month)
+);
+CREATE TABLE IF NOT EXISTS gateway_traffic (
+    gateway_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    up INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0,
+    over_quota INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (gateway_id, month)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    gateway_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invoice_status (
+    month TEXT PRIMARY KEY,
+    paid INTEGER NOT NULL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    line TEXT NOT NULL
+);
+INSERT OR IGNORE INTO account (id) VALUES (1);
+"""
+
+# Tables emptied by a reset; `meta` (credentials, token key, clock) is kept.
+RESET_TABLES = (
+    "account",
+    "cards",
+    "sims",
+    "gateways",
+    "switches",
+    "session_log",
+    "sim_traffic",
+    "gateway_traffic",
+    "notifications",
+    "invoice_status",
+    "events",
+)
+
+
+class Store:
+    """One SQLite database in WAL mode; `transaction()` is the only way to touch it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.row_factory = sqlite3.Row
+        self._depth = 0
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self.transaction() as db:
+            db.executescript_in_tx(_SCHEMA)
+            if db.meta_get("schema_version") is None:
+                db.meta_set("schema_version", str(SCHEMA_VERSION))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Run a block in one `BEGIN IMMEDIATE` transaction: committed on success,
+        rolled back on any exception. Nested use joins the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield Tx(self._db)
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield Tx(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def reset(self) -> None:
+        """Empty every table but `meta`, then recreate the default account."""
+        with self.transaction() as db:
+            for table in RESET_TABLES:
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            db.execute("INSERT OR IGNORE INTO account (id) VALUES (1)")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._db.close()
+
+
+class Tx:
+    """The connection inside a transaction, with small helpers used by the models."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(
+        self, sql: str, params: tuple[object, ...] | dict[str, object] = ()
+    ) -> sqlite3.Cursor:
+        """Run one statement."""
+        return self._db.execute(sql, params)
+
+    def one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Every row of a query."""
+        return list(self._db.execute(sql, params).fetchall())
+
+    def executescript_in_tx(self, script: str) -> None:
+        """Run a script statement by statement (executescript would COMMIT first)."""
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def meta_get(self, key: str) -> str | None:
+        """A value of the `meta` table."""
+        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    def meta_set(self, key: str, value: str) -> None:
+        """Set a value of the `meta` table."""
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def new_id(self, table: str) -> str:
+        """A fresh 12-digit numeric id, unique in `table` (Sakura ids look like this)."""
+        while True:
+            candidate = f"11{secrets.randbelow(10**10):010d}"
+            if self.one(f"SELECT 1 FROM {table} WHERE id = ?", (candidate,)) is None:  # noqa: S608
+                return candidate
