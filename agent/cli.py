@@ -7,20 +7,43 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from agent.at.errors import CommandInjectionError
+from agent.discovery.discover import DiscoveredModem, discover
 from agent.modem.client import Modem
+from agent.net.data_connection import (
+    DEFAULT_PDP_TYPE,
+    PDP_TYPES,
+    REGISTER_TIMEOUT_SECONDS,
+    ConnectionStatus,
+    DataConnection,
+)
+from agent.net.errors import InvalidApn, NetSaidNo
+from agent.net.registration import NetStatus, RegistrationManager
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import SimManager, SimRefused, SimSaidNo, SimStatus, WrongUsage
 from agent.sim.secrets import SecretSourceError, UnsafeSecretFile, secret_from
 from agent.state_dir import state_dir
+from agent.usage.meter import MeterStateError, Usage, UsageMeter
+from agent.usage.sources import (
+    DEFAULT_INTERFACE,
+    SYSFS_NET,
+    NoModemCounters,
+    OsInterfaceCounters,
+    UsageSource,
+    modem_counters,
+)
 from simgate.exit_codes import ExitCode
 
 log = logging.getLogger("agent")
 
 SimAction = Callable[[SimManager, argparse.Namespace], Awaitable[SimStatus]]
+# What a command prints: its JSON document and its text for a person.
+Output = tuple[object, str]
+NEEDS_PORT = ("sim", "net", "internet")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log to stderr, -vv with AT traffic"
     )
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{sim}")
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{sim,net,internet,usage,discover}"
+    )
     sim = groups.add_parser("sim", help="the SIM card: status, unlock, unblock, PIN lock")
     actions = sim.add_subparsers(dest="action", required=True)
 
@@ -75,7 +100,74 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_last_attempt(change)
     _add_json(change)
+    _add_network_commands(groups)
     return parser
+
+
+def _add_network_commands(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    net = groups.add_parser("net", help="the radio network: registration, operator, signal")
+    net_actions = net.add_subparsers(dest="action", required=True)
+    _add_json(net_actions.add_parser("status", help="registration, RAT, operator, RSSI"))
+
+    internet = groups.add_parser("internet", help="the data connection (PDP context)")
+    actions = internet.add_subparsers(dest="action", required=True)
+    on = actions.add_parser("on", help="define, attach and activate a PDP context")
+    on.add_argument("--apn", required=True, help="the access point name of the SIM's carrier")
+    on.add_argument("--cid", type=_cid, help="context id (default: one with this APN, else 1)")
+    on.add_argument(
+        "--pdp-type", choices=PDP_TYPES, default=DEFAULT_PDP_TYPE, help="default IP (IPv4)"
+    )
+    on.add_argument(
+        "--register-timeout",
+        type=_seconds,
+        default=REGISTER_TIMEOUT_SECONDS,
+        metavar="S",
+        help=f"wait this long for network registration (default {REGISTER_TIMEOUT_SECONDS:g})",
+    )
+    _add_json(on)
+    off = actions.add_parser("off", help="deactivate the active PDP context(s)")
+    off.add_argument("--cid", type=_cid, help="only this context")
+    _add_json(off)
+    _add_json(actions.add_parser("status", help="active, context, APN, address (from the modem)"))
+
+    usage = groups.add_parser("usage", help="bytes sent and received, metered across resets")
+    usage.add_argument(
+        "--source",
+        choices=("auto", "modem", "os"),
+        default="auto",
+        help="auto: the modem's counters when it has some and --port is given, else the OS",
+    )
+    usage.add_argument(
+        "--iface", default=DEFAULT_INTERFACE, type=_iface, help="OS network interface"
+    )
+    usage.add_argument(
+        "--sysfs-root", type=Path, default=SYSFS_NET, help=f"where interfaces are ({SYSFS_NET})"
+    )
+    _add_json(usage)
+
+    _add_json(groups.add_parser("discover", help="modems on the USB bus (pyudev)"))
+
+
+def _cid(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 255:
+        raise argparse.ArgumentTypeError(f"a context id is 1-255: {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    return value
+
+
+def _iface(text: str) -> str:
+    if not text or "/" in text or text in (".", "..") or len(text) > 15:
+        raise argparse.ArgumentTypeError(f"not a network interface name: {text!r}")
+    return text
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -122,30 +214,85 @@ SIM_ACTIONS: dict[str, SimAction] = {
 }
 
 
-def render_status(status: SimStatus) -> str:
-    """`sim status` for a person, in the manner of `mmcli -i`."""
+def _show(value: object) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
-    def show(value: object) -> str:
-        if value is None:
-            return "unknown"
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        return str(value)
 
-    iccid = show(status.iccid)
-    if status.iccid is not None and status.iccid_luhn_valid is False:
-        iccid += " (fails the Luhn check)"
-    rows = [
-        ("state", show(status.state)),
-        ("iccid", iccid),
-        ("imsi", show(status.imsi)),
-        ("imei", show(status.imei)),
-        ("pin lock", show(status.pin_enabled)),
-        ("PIN tries left", show(status.pin_retries)),
-        ("PUK tries left", show(status.puk_retries)),
-    ]
+def _rows(rows: Sequence[tuple[str, str]]) -> str:
     width = max(len(key) for key, _ in rows)
     return "\n".join(f"  {key:>{width}}: {value}" for key, value in rows)
+
+
+def render_status(status: SimStatus) -> str:
+    """`sim status` for a person, in the manner of `mmcli -i`."""
+    iccid = _show(status.iccid)
+    if status.iccid is not None and status.iccid_luhn_valid is False:
+        iccid += " (fails the Luhn check)"
+    return _rows(
+        [
+            ("state", _show(status.state)),
+            ("iccid", iccid),
+            ("imsi", _show(status.imsi)),
+            ("imei", _show(status.imei)),
+            ("pin lock", _show(status.pin_enabled)),
+            ("PIN tries left", _show(status.pin_retries)),
+            ("PUK tries left", _show(status.puk_retries)),
+        ]
+    )
+
+
+def render_net(status: NetStatus) -> str:
+    """`net status` for a person."""
+    signal = "unknown" if status.rssi_dbm is None else f"{status.rssi_dbm} dBm"
+    return _rows(
+        [
+            ("registration", status.registration.replace("_", " ")),
+            ("access technology", _show(status.rat)),
+            ("operator", _show(status.operator)),
+            ("signal", signal),
+        ]
+    )
+
+
+def render_connection(status: ConnectionStatus) -> str:
+    """`internet status` for a person."""
+    return _rows(
+        [
+            ("connected", _show(status.active)),
+            ("context", _show(status.cid)),
+            ("APN", _show(status.apn)),
+            ("address", _show(status.ip) if status.active else "none"),
+        ]
+    )
+
+
+def render_usage(usage: Usage) -> str:
+    """`usage` for a person."""
+    return _rows(
+        [
+            ("source", usage.source),
+            ("sent", f"{usage.bytes_up:,} bytes"),
+            ("received", f"{usage.bytes_down:,} bytes"),
+        ]
+    )
+
+
+def render_modems(modems: Sequence[DiscoveredModem]) -> str:
+    """`discover` for a person: one modem a line."""
+    if not modems:
+        return "no modems found"
+    lines = []
+    for modem in modems:
+        at_port = modem.at_port or f"not known (ports: {', '.join(modem.ports) or 'none'})"
+        lines.append(
+            f"{modem.vendor} {modem.model} ({modem.usb_vendor_id}:{modem.usb_product_id}): "
+            f"AT port {at_port}, network interface {modem.interface or 'none'}"
+        )
+    return "\n".join(lines)
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -160,10 +307,72 @@ def _fail(code: ExitCode, message: str) -> int:
     return code
 
 
-async def _run_sim(args: argparse.Namespace) -> SimStatus:
+async def _run_sim(args: argparse.Namespace) -> Output:
     memory = FailedPinMemory(state_dir())
     async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
-        return await SIM_ACTIONS[args.action](SimManager(modem, memory), args)
+        status = await SIM_ACTIONS[args.action](SimManager(modem, memory), args)
+    return status.to_json(), render_status(status)
+
+
+async def _run_net(args: argparse.Namespace) -> Output:
+    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+        status = await RegistrationManager(modem).status()
+    return status.to_json(), render_net(status)
+
+
+async def _run_internet(args: argparse.Namespace) -> Output:
+    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+        connection = DataConnection(modem)
+        if args.action == "on":
+            status = await connection.connect(
+                args.apn,
+                cid=args.cid,
+                pdp_type=args.pdp_type,
+                register_timeout=args.register_timeout,
+            )
+        elif args.action == "off":
+            status = await connection.disconnect(args.cid)
+        else:
+            status = await connection.status()
+    return status.to_json(), render_connection(status)
+
+
+async def _run_usage(args: argparse.Namespace) -> Output:
+    meter = UsageMeter(state_dir())
+    os_counters = OsInterfaceCounters(args.iface, sysfs_root=args.sysfs_root)
+    if args.source == "os" or (args.source == "auto" and not args.port):
+        usage, _ = await meter.measure(os_counters)
+        return usage.to_json(), render_usage(usage)
+    if not args.port:
+        raise WrongUsage("--source modem needs --port URL")
+    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+        source: UsageSource
+        try:
+            source = await modem_counters(modem)
+        except NoModemCounters:
+            if args.source == "modem":
+                raise
+            log.info("the modem has no known data counters; using %s", os_counters.name)
+            source = os_counters
+        usage, _ = await meter.measure(source)
+    return usage.to_json(), render_usage(usage)
+
+
+async def _run_discover(args: argparse.Namespace) -> Output:
+    try:
+        modems = await asyncio.to_thread(discover)
+    except ImportError as exc:  # pyudev installed, libudev missing
+        raise OSError(f"udev is not available on this host: {exc}") from exc
+    return [m.to_json() for m in modems], render_modems(modems)
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, Output]]] = {
+    "sim": _run_sim,
+    "net": _run_net,
+    "internet": _run_internet,
+    "usage": _run_usage,
+    "discover": _run_discover,
+}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -174,22 +383,23 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as exit_:
         return ExitCode.OK if exit_.code == 0 else ExitCode.BAD_INPUT
     _configure_logging(args.verbose)
-    if not args.port:
-        return _fail(ExitCode.BAD_INPUT, "--port URL is required for `sim` commands")
+    if args.group in NEEDS_PORT and not args.port:
+        return _fail(ExitCode.BAD_INPUT, f"--port URL is required for `{args.group}` commands")
     try:
-        status = asyncio.run(_run_sim(args))
-    except SimRefused as exc:
+        document, text = asyncio.run(RUNNERS[args.group](args))
+    except (SimRefused, UnsafeSecretFile) as exc:
         return _fail(ExitCode.REFUSED_BY_SAFETY_RULE, f"refused: {exc}")
-    except UnsafeSecretFile as exc:
-        return _fail(ExitCode.REFUSED_BY_SAFETY_RULE, f"refused: {exc}")
-    except (SecretSourceError, WrongUsage, CommandInjectionError) as exc:
+    except (
+        SecretSourceError,
+        WrongUsage,
+        CommandInjectionError,
+        InvalidApn,
+        MeterStateError,
+    ) as exc:
         return _fail(ExitCode.BAD_INPUT, str(exc))
-    except SimSaidNo as exc:
+    except (SimSaidNo, NetSaidNo, NoModemCounters) as exc:
         return _fail(ExitCode.MODEM_SAID_NO, str(exc))
     except OSError as exc:
         return _fail(ExitCode.UNREACHABLE, str(exc))
-    if args.json:
-        print(json.dumps(status.to_json()))
-    else:
-        print(render_status(status))
+    print(json.dumps(document) if args.json else text)
     return ExitCode.OK

@@ -16,12 +16,14 @@ from firmware_stubs.card import (
 from firmware_stubs.dialects import DIALECTS, Dialect
 from firmware_stubs.faults import Faults, OutputCorrupter
 from firmware_stubs.interpreter import Interpreter
+from firmware_stubs.network import AttachOutcome, LocalNetwork, Network
 from firmware_stubs.pty_server import StubModem
 from firmware_stubs.replies import CommandSpec, Reply, SimNeed
 from firmware_stubs.state import ModemState, NetworkProfile
 
 __all__ = [
     "DIALECTS",
+    "AttachOutcome",
     "CardFileError",
     "CardOutcome",
     "CardState",
@@ -29,7 +31,9 @@ __all__ = [
     "Dialect",
     "Faults",
     "Interpreter",
+    "LocalNetwork",
     "ModemState",
+    "Network",
     "NetworkProfile",
     "OutputCorrupter",
     "Reply",

@@ -14,6 +14,7 @@ from types import FrameType
 from firmware_stubs.card import CardFileError, load_card
 from firmware_stubs.dialects import DIALECTS, is_imei
 from firmware_stubs.faults import Faults
+from firmware_stubs.network import AttachOutcome, LocalNetwork
 from firmware_stubs.pty_server import StubModem
 from simgate.exit_codes import ExitCode
 
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--drop", type=_probability, default=0.0, help="output byte loss odds")
     serve.add_argument("--garble", type=_probability, default=0.0, help="output byte garble odds")
     serve.add_argument("--seed", type=int, help="seed of --drop and --garble")
+    serve.add_argument(
+        "--attach",
+        choices=[o.name.lower() for o in AttachOutcome],
+        default="home",
+        help="what the carrier answers when the SIM attaches (default home)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log AT traffic to stderr")
     return parser
 
@@ -132,7 +139,10 @@ def serve(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    stub = StubModem(card=card, dialect=args.dialect, faults=faults, imei=args.imei)
+    carrier = LocalNetwork(AttachOutcome[args.attach.upper()])
+    stub = StubModem(
+        card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
+    )
     try:
         stub.start()
         try:

@@ -6,7 +6,7 @@ import re
 
 from firmware_stubs.at_syntax import CmeError, Command, CommandError, CommandKind
 from firmware_stubs.replies import OK, CommandSpec, Handler, Reply, SimNeed
-from firmware_stubs.state import HOME, ModemState, PdpContext
+from firmware_stubs.state import DENIED, REGISTERED, ModemState, PdpContext
 
 NO_NETWORK_SERVICE = 30
 OPERATION_NOT_ALLOWED = 3
@@ -17,7 +17,7 @@ MAX_CID = 15
 def registration_line(name: str, stat: int, state: ModemState, n: int, *, urc: bool) -> str:
     """A `+CREG`-style line: the read answer (`n,stat…`) or the URC (`stat…`)."""
     fields = [str(stat)] if urc else [str(n), str(stat)]
-    if n == 2 and stat == HOME:
+    if n == 2 and stat in REGISTERED:
         net = state.network
         fields += [f'"{net.tac}"', f'"{net.cell_id}"', str(net.act)]
     return f"{name}: {','.join(fields)}"
@@ -58,7 +58,7 @@ def cops(state: ModemState, cmd: Command) -> Reply:
         return Reply([line], delay=net.cops_scan_seconds)
     if cmd.kind is CommandKind.READ:
         mode = 2 if state.cops_deregistered else 0
-        if state.cs_stat() != HOME:
+        if state.cs_stat() not in REGISTERED:
             return Reply([f"+COPS: {mode}"])
         name = _operator(state, state.cops_format)
         return Reply([f'+COPS: {mode},{state.cops_format},"{name}",{net.act}'])
@@ -133,7 +133,7 @@ def cgatt(state: ModemState, cmd: Command) -> Reply:
         locked = state.sim_locked_error()
         if locked is not None:
             raise CmeError(locked)
-        if state.cfun != 1 or state.cops_deregistered:
+        if state.cfun != 1 or state.cops_deregistered or state.cs_stat() == DENIED:
             raise CmeError(NO_NETWORK_SERVICE)
     else:
         for context in state.contexts.values():

@@ -39,6 +39,7 @@ from firmware_stubs.commands_net import NET_COMMANDS, registration_line
 from firmware_stubs.commands_sim import SIM_COMMANDS
 from firmware_stubs.dialects import Dialect, get_dialect, is_imei
 from firmware_stubs.faults import Faults
+from firmware_stubs.network import Network
 from firmware_stubs.replies import (
     CommandSpec,
     Reply,
@@ -73,9 +74,11 @@ class Interpreter:
         imei: str | None = None,
         network: NetworkProfile | None = None,
         faults: Faults | None = None,
+        carrier: Network | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`card` is a card model or a card file path (loaded, or created if absent)."""
+        """`card` is a card model or a card file path (loaded, or created if absent);
+        `carrier` decides attaches (default: a `LocalNetwork` that admits every SIM)."""
         if isinstance(card, Path):
             card = load_card(card)
         chosen = get_dialect(dialect)
@@ -90,6 +93,8 @@ class Interpreter:
             faults=faults or Faults(),
             now=clock(),
         )
+        if carrier is not None:
+            self.state.carrier = carrier
         self.commands: dict[str, CommandSpec] = {**BASE_COMMANDS, **chosen.commands}
         self._line = bytearray()
         self._overflow = False
@@ -144,6 +149,21 @@ class Interpreter:
         self.state.data_cid = None
         self._line.clear()
         self._overflow = False
+
+    def network_changed(self) -> bytes:
+        """The carrier's answer may have changed: search again; returns the URCs (and the
+        `NO CARRIER` of a data call whose context dropped)."""
+        state = self.state
+        state.now = self._clock()
+        state.network_changed()
+        out = bytearray()
+        if state.data_mode and not state.registered():
+            logger.info("network lost: data call over")
+            state.data_mode = False
+            state.data_cid = None
+            out += format_final("NO CARRIER", state.verbose)
+        self._report_registration(out)
+        return bytes(out)
 
     def reboot(self) -> bytes:
         """A spontaneous reboot: abandon any pending command, reset, return the banner."""

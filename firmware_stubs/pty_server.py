@@ -26,6 +26,7 @@ from firmware_stubs.card import SimCard, load_card
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults, OutputCorrupter
 from firmware_stubs.interpreter import Interpreter
+from firmware_stubs.network import Network
 from firmware_stubs.state import NetworkProfile
 
 logger = logging.getLogger(__name__)
@@ -50,14 +51,16 @@ class StubModem:
         *,
         card: SimCard | None = None,
         network: NetworkProfile | None = None,
+        carrier: Network | None = None,
     ) -> None:
-        """Give either `card_path` (a card file, created if absent) or a `card` model."""
+        """Give either `card_path` (a card file, created if absent) or a `card` model;
+        `carrier` decides attaches (default: every SIM registers home)."""
         if (card is None) == (card_path is None):
             raise ValueError("give exactly one of card_path and card")
         model = card if card is not None else load_card(Path(str(card_path)))
         self.faults = faults or Faults()
         self.interpreter = Interpreter(
-            model, dialect, imei=imei, network=network, faults=self.faults
+            model, dialect, imei=imei, network=network, faults=self.faults, carrier=carrier
         )
         self._corrupter = OutputCorrupter(self.faults)
         self._lock = threading.Lock()
@@ -123,6 +126,12 @@ class StubModem:
             if not self._client and self._master is not None:
                 self._read_locked(self._master)  # a client may have opened the port just now
             self._send(self.interpreter.reboot())
+        self._wake()
+
+    def network_changed(self) -> None:
+        """The carrier's answer may have changed: the modem searches again, with URCs."""
+        with self._lock:
+            self._send(self.interpreter.network_changed())
         self._wake()
 
     def __enter__(self) -> StubModem:

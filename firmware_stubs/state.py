@@ -5,6 +5,8 @@ operator selection is not "deregister" (`+COPS=2`) and the SIM is READY. When th
 it searches (stat 2) for `register_delay` seconds, then is registered home (stat 1);
 whenever one stops holding it is not registered (stat 0) and its PDP contexts drop.
 Packet-switched registration (`+CGREG`, `+CEREG`) also needs the PS attach (`+CGATT`).
+When a search ends, the carrier's `Network` decides the outcome (home, roaming or
+denied); the answer holds until registration is lost or `network_changed()` is called.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass, field
 from firmware_stubs.card import CardState, SimCard
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults
+from firmware_stubs.network import AttachOutcome, LocalNetwork, Network
 
-NOT_REGISTERED, HOME, SEARCHING = 0, 1, 2
+NOT_REGISTERED, HOME, SEARCHING, DENIED, ROAMING = 0, 1, 2, 3, 5
+REGISTERED = (HOME, ROAMING)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class ModemState:
     imei: str
     network: NetworkProfile = field(default_factory=NetworkProfile)
     faults: Faults = field(default_factory=Faults)
+    carrier: Network = field(default_factory=LocalNetwork)
     now: float = 0.0
     # settings that ATZ restores
     echo: bool = True
@@ -81,6 +86,7 @@ class ModemState:
     data_bytes_up: int = 0
     contexts: dict[int, PdpContext] = field(default_factory=dict)
     _ready_at: float | None = None
+    _outcome: AttachOutcome | None = None
 
     def __post_init__(self) -> None:
         self.cmee = self.dialect.cmee_default
@@ -110,6 +116,7 @@ class ModemState:
         self.data_mode = False
         self.data_cid = None
         self._ready_at = None
+        self._outcome = None
         for context in self.contexts.values():
             context.active = False
         self.card.power_on()
@@ -140,27 +147,42 @@ class ModemState:
         )
         if not can_register:
             self._ready_at = None
+            self._outcome = None
+            stat = NOT_REGISTERED
+        else:
+            if self._ready_at is None:
+                self._ready_at = self.now + self.network.register_delay
+            if self.now < self._ready_at:
+                stat = SEARCHING
+            else:
+                if self._outcome is None:
+                    self._outcome = self.carrier.attach(self.card.iccid, self.card.imsi)
+                stat = int(self._outcome)
+        if stat not in REGISTERED:
             for context in self.contexts.values():
                 context.active = False
-            return NOT_REGISTERED
-        if self._ready_at is None:
-            self._ready_at = self.now + self.network.register_delay
-        return HOME if self.now >= self._ready_at else SEARCHING
+        return stat
 
     def ps_stat(self) -> int:
         """The packet-switched registration status (`+CGREG`, `+CEREG`)."""
         stat = self.cs_stat()
-        if not self.ps_attach_wanted and stat != NOT_REGISTERED:
+        if not self.ps_attach_wanted and stat in REGISTERED:
             return NOT_REGISTERED
         return stat
+
+    def network_changed(self) -> None:
+        """The carrier may answer differently now: drop the registration and search again."""
+        self._ready_at = None
+        self._outcome = None
+        self.cs_stat()
 
     def registration_deadline(self) -> float | None:
         """When the search in progress ends, if one is in progress."""
         return self._ready_at if self._ready_at is not None and self.now < self._ready_at else None
 
     def registered(self) -> bool:
-        """True when registered (home) and attached for packet data."""
-        return self.ps_stat() == HOME
+        """True when registered (home or roaming) and attached for packet data."""
+        return self.ps_stat() in REGISTERED
 
     def pdp_address(self, cid: int) -> str:
         """The address the network gives context `cid` (fixed, for reproducible tests)."""

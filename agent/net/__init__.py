@@ -1,0 +1,1 @@
+"""The radio network and the data connection: registration, operator, signal, PDP contexts."""

@@ -1,0 +1,1 @@
+"""Usage metering: byte counters from the modem or the OS, turned into traffic."""
