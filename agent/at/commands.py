@@ -15,8 +15,9 @@ from agent.at.errors import CommandInjectionError
 
 DEFAULT_TIMEOUT = 5.0
 
-# Commands the network or the SIM can hold up for long; seconds, after ModemManager's
-# choices and the modules' AT manuals (e.g. +COPS=? scans every band).
+# Commands the network or the SIM can hold up for long, in their set and test forms;
+# seconds, after ModemManager's choices and the modules' AT manuals (e.g. +COPS=? scans
+# every band). Reading a setting (`AT+COPS?`) is quick and keeps the default.
 LONG_TIMEOUTS: dict[str, float] = {
     "+COPS": 180.0,
     "+CGACT": 150.0,
@@ -50,6 +51,9 @@ class Quoted:
     value: str
     secret: bool = False
 
+    def __repr__(self) -> str:
+        return f"Quoted({MASK!r}, secret=True)" if self.secret else f"Quoted({self.value!r})"
+
 
 def secret(value: str) -> Quoted:
     """A quoted parameter that must never be shown: a PIN, PUK or password."""
@@ -63,7 +67,7 @@ Param = str | int | Quoted | None
 class Command:
     """One command line (without the trailing CR), ready for the engine to send."""
 
-    line: str
+    line: str = field(repr=False)  # may hold a PIN: reprs show `masked` only
     masked: str
     timeout: float = DEFAULT_TIMEOUT
     response_prefixes: frozenset[str] = field(default_factory=frozenset)
@@ -74,12 +78,13 @@ class Command:
         return self.masked
 
 
-def _check_quoted(value: str) -> str:
-    bad = sorted({c for c in value if c == '"' or not c.isprintable()})
+def _check_quoted(value: str, secret: bool) -> str:
+    bad = sorted({c for c in value if c == '"' or not c.isprintable() or not c.isascii()})
     if bad:
+        shown = "characters" if secret else ", ".join(repr(c) for c in bad)
         raise CommandInjectionError(
-            f"parameter may not contain {', '.join(repr(c) for c in bad)}: "
-            "it would end the quoted string or the command"
+            f"parameter may not contain {shown}: only printable ASCII without double quotes "
+            "can be quoted without ending the string or the command"
         )
     return value
 
@@ -93,7 +98,7 @@ def _render(param: Param) -> tuple[str, str]:
     if isinstance(param, int):
         return str(param), str(param)
     if isinstance(param, Quoted):
-        text = f'"{_check_quoted(param.value)}"'
+        text = f'"{_check_quoted(param.value, param.secret)}"'
         return text, f'"{MASK}"' if param.secret else text
     if not _TOKEN.match(param):
         raise CommandInjectionError(
@@ -155,7 +160,9 @@ def _with_numeric(command: Command, numeric: bool) -> Command:
 
 def read(name: str, *, timeout: float | None = None, prefixes: tuple[str, ...] = ()) -> Command:
     """`AT<name>?`: read the current setting."""
-    return _build(name, "?", (), timeout=timeout, prefixes=prefixes)
+    return _build(
+        name, "?", (), timeout=DEFAULT_TIMEOUT if timeout is None else timeout, prefixes=prefixes
+    )
 
 
 def supported_values(

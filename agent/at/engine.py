@@ -16,9 +16,11 @@ depends on what we are waiting for, not on how it looks:
   reboot banner, which abandons the command, and the few bare URCs (`RING`, `SMS Ready`).
 - After `> ` arrives for a command that asked for a prompt, the engine reports `Prompt`.
 - A command abandoned after its timeout still owes a final result. The engine counts
-  what it is owed and swallows that many final results (`LateResult`) before taking one
-  for the next command; otherwise every later answer would be matched to the command
-  before it. `forgive()` clears the debt once the line is known to be quiet.
+  what it is owed and swallows that many final results (`LateResult`), and the
+  information lines before them, before taking anything for the next command; otherwise
+  every later answer would be matched to the command before it. A late `CONNECT` puts the
+  engine in data mode: the modem is there, whatever we expected. `forgive()` clears the
+  debt once the line is known to be quiet.
 - After `CONNECT` the port carries data, not lines: bytes are passed through as `Data`
   until the transport says the call is over (`leave_data_mode()`).
 
@@ -155,7 +157,11 @@ class Trigger(enum.StrEnum):
 
 
 TRANSITIONS: dict[State, dict[Trigger, State]] = {
-    State.IDLE: {Trigger.SEND: State.AWAITING, Trigger.REBOOT: State.IDLE},
+    State.IDLE: {
+        Trigger.SEND: State.AWAITING,
+        Trigger.REBOOT: State.IDLE,
+        Trigger.CONNECT: State.DATA,
+    },
     State.AWAITING: {
         Trigger.PROMPT: State.PROMPT,
         Trigger.FINAL: State.IDLE,
@@ -166,6 +172,7 @@ TRANSITIONS: dict[State, dict[Trigger, State]] = {
     State.PROMPT: {
         Trigger.PAYLOAD: State.AWAITING,
         Trigger.FINAL: State.IDLE,
+        Trigger.CONNECT: State.DATA,
         Trigger.REBOOT: State.IDLE,
         Trigger.ABANDON: State.IDLE,
     },
@@ -271,34 +278,36 @@ class AtEngine:
 
     def send(self, command: Command) -> bytes:
         """Start `command`; returns the bytes to write. One command in flight at most."""
+        try:
+            wire = command.line.encode("ascii") + b"\r"
+        except UnicodeEncodeError:
+            raise EngineStateError(f"{command.masked} is not ASCII; not sent") from None
         self._move(Trigger.SEND)
         self._pending = command
         self._lines = []
         self._echo_seen = False
         if command.sets_numeric_results is not None:
             self.numeric_results = command.sets_numeric_results
-        return command.line.encode("ascii") + b"\r"
+        return wire
 
     def send_payload(self, payload: bytes) -> bytes:
         """After a `Prompt`: the payload and its Ctrl-Z terminator, to write."""
         self._move(Trigger.PAYLOAD)
         return payload + b"\x1a"
 
-    def abandon(self) -> Command | None:
-        """Give up on the pending command (its timeout passed); returns it.
+    def abandon(self, *, owes_result: bool = True) -> Command | None:
+        """Give up on the pending command (timeout, cancellation); returns it.
 
-        Bytes already buffered are dropped: a late answer to the abandoned command must
-        not be taken for the next one's. The caller should resynchronise (`AT` until
-        `OK`) before trusting the line again.
+        The command still owes its final result (`owes_result`), unless it never reached
+        the modem (its write failed). Its late answer is swallowed as it arrives; the
+        caller should resynchronise (`AT` until `OK`) before trusting the line again.
         """
         command = self._pending
         if self.state is not State.IDLE:
-            if self.state is not State.DATA:
+            if owes_result and self.state is not State.DATA:
                 self._owed += 1
             self._move(Trigger.ABANDON)
         self._reset_command()
-        self._buffer.clear()
-        self._discarding = False
         return command
 
     def forgive(self) -> None:
@@ -335,6 +344,9 @@ class AtEngine:
             if self._discarding:
                 self._discarding = False
                 continue
+            if len(raw) > self.max_line:
+                events.append(Garbage(raw[: self.max_line]))
+                continue
             if raw:
                 self._on_raw_line(raw, events)
                 # CONNECT's line may have ended on a CR whose LF is still on the way.
@@ -360,6 +372,11 @@ class AtEngine:
                 events.append(Garbage(bytes(self._buffer[: self.max_line])))
             self._buffer.clear()
             self._discarding = True
+
+    def _enter_data_mode_late(self) -> None:
+        """A late CONNECT: the modem is in data mode; what was pending is lost."""
+        self._reset_command()
+        self._move(Trigger.CONNECT)
 
     def _on_raw_line(self, raw: bytes, events: list[Event]) -> None:
         if b"\x00" in raw:
@@ -387,8 +404,12 @@ class AtEngine:
             self._owed = 0
             events.append(Reboot(line, command))
             return
-        if command is not None and not self._echo_seen and upper == command.line.upper():
-            self._echo_seen = True
+        if command is not None and not self._echo_seen and upper[:2] == "AT":
+            self._echo_seen = True  # the echo, possibly garbled: never an answer line
+            return
+        if line == ">" and self.state is State.AWAITING and command and command.expects_prompt:
+            self._move(Trigger.PROMPT)  # the prompt, with a line end after it
+            events.append(Prompt())
             return
         # A V or Z command's own result may come in either format.
         numeric = self.numeric_results or (
@@ -399,6 +420,8 @@ class AtEngine:
             self._owed -= 1
             self.late_results += 1
             events.append(LateResult(result))
+            if result.kind is ResultKind.CONNECT:
+                self._enter_data_mode_late()
             return
         if command is None or self.state is State.IDLE:
             events.append(Urc(line))
@@ -411,6 +434,8 @@ class AtEngine:
         prefix = line_prefix(line)
         if upper in BARE_URCS:
             events.append(Urc(line))
+        elif self._owed:
+            pass  # an information line of the abandoned command still being answered
         elif prefix is None or prefix in command.response_prefixes:
             self._lines.append(line)
         else:

@@ -8,6 +8,7 @@ subclasses (`ModemTimeout`, `ModemUnavailable`, `ModemRebooted`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -23,6 +24,7 @@ from agent.at.engine import (
     Prompt,
     Reboot,
     Response,
+    State,
     Urc,
 )
 from agent.at.errors import ModemRebooted, ModemTimeout, ModemUnavailable
@@ -51,6 +53,14 @@ def _expire(waiter: asyncio.Future[Response]) -> None:
         waiter.set_exception(_Expired())
 
 
+def _call_safely(handler: Callable[[str], None], text: str, what: str) -> None:
+    """A callback's failure is logged, never allowed to lose the rest of the bytes."""
+    try:
+        handler(text)
+    except Exception:
+        log.exception("%s %r failed", what, handler)
+
+
 def _loggable(line: str, command: Command | None) -> str:
     """`line` fit for a log: echoes and the pending command's secret values hidden."""
     if line[:2].upper() == "AT":
@@ -71,6 +81,7 @@ class Modem:
         self._urc_handlers: list[UrcHandler] = []
         self._reboot_handlers: list[RebootHandler] = []
         self._lost: OSError | None = None
+        self._needs_prepare = False
 
     @classmethod
     async def open(cls, url: str, *, baudrate: int = 115200, prepare: bool = True) -> Modem:
@@ -93,9 +104,18 @@ class Modem:
         return modem
 
     async def prepare(self) -> None:
-        """`ATE0`, `ATV1`, `AT+CMEE=1`; a modem that refuses one is left as it is."""
+        """`ATE0`, `ATV1`, `AT+CMEE=1`; a modem that refuses one is left as it is.
+
+        Run again by itself before the first command after the modem restarts, since a
+        restart brings back the modem's defaults (often `+CMEE=0`: plain `ERROR`).
+        """
+        async with self._lock:
+            self._needs_prepare = False
+            await self._prepare_locked()
+
+    async def _prepare_locked(self) -> None:
         for command in PREPARE_COMMANDS:
-            response = await self.command(command)
+            response = await self._exchange(command, resync_on_timeout=True)
             if not response.result.ok:
                 log.info("modem refused %s (%s); going on", command.masked, response.result)
 
@@ -137,6 +157,9 @@ class Modem:
         the line is resynchronised (`AT` until `OK`), and `ModemTimeout` is raised.
         """
         async with self._lock:
+            if self._needs_prepare:
+                self._needs_prepare = False
+                await self._prepare_locked()
             return await self._exchange(command, resync_on_timeout=True)
 
     async def _exchange(self, command: Command, *, resync_on_timeout: bool) -> Response:
@@ -144,23 +167,43 @@ class Modem:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Response] = loop.create_future()
         self._waiter = waiter
-        transport.write(self._engine.send(command))
+        try:
+            wire = self._engine.send(command)
+        except BaseException:
+            self._waiter = None
+            raise
         log.debug("→ %s", command.masked)
         # call_later on the future itself: cheaper than asyncio.timeout() on this hot path.
         timer = loop.call_later(command.timeout, _expire, waiter)
         try:
+            try:
+                transport.write(wire)
+            except OSError:
+                self._engine.abandon(owes_result=False)  # it never reached the modem
+                raise
             return await waiter
         except _Expired:
-            self._engine.abandon()
+            self._give_up_pending()
             log.warning("no answer to %s within %.1f s", command.masked, command.timeout)
             if resync_on_timeout:
                 await self._resync()
             raise ModemTimeout(
                 f"modem gave no answer to {command.masked} within {command.timeout:g} s"
             ) from None
+        except BaseException:
+            # Cancelled, or the port went away: the engine must not stay waiting.
+            self._give_up_pending()
+            raise
         finally:
             timer.cancel()
             self._waiter = None
+
+    def _give_up_pending(self) -> None:
+        """Abandon what the engine waits for; leave a `> ` prompt with ESC first."""
+        if self._engine.state is State.PROMPT and self._transport is not None:
+            with contextlib.suppress(OSError):
+                self._transport.write(b"\x1b")
+        self._engine.abandon()
 
     async def resync(self) -> None:
         """Bring the line back to a known state: send `AT` until the modem says `OK`."""
@@ -194,7 +237,7 @@ class Modem:
 
     def _require_transport(self) -> Transport:
         if self._lost is not None:
-            raise self._lost
+            raise ModemUnavailable(str(self._lost))
         if self._transport is None:
             raise ModemUnavailable("modem port is not open")
         return self._transport
@@ -214,17 +257,25 @@ class Modem:
         elif isinstance(event, Urc):
             log.debug("← URC %s", _loggable(event.line, None))
             for handler in self._urc_handlers:
-                handler(event.line)
+                _call_safely(handler, event.line, "URC handler")
         elif isinstance(event, Reboot):
             log.warning("modem restarted (%s)", event.banner)
+            self._needs_prepare = True
             if event.abandoned is not None:
                 self._fail_waiter(ModemRebooted(f"modem restarted during {event.abandoned.masked}"))
             for reboot_handler in self._reboot_handlers:
-                reboot_handler(event.banner)
+                _call_safely(reboot_handler, event.banner, "reboot handler")
         elif isinstance(event, Garbage):
             log.debug("← %d bytes that are not a line of text", len(event.data))
         elif isinstance(event, LateResult):
             log.debug("← %s (late answer to an abandoned command)", event.result)
+            if self._engine.in_data_mode:
+                self._fail_waiter(
+                    ModemUnavailable(
+                        "the modem answered an abandoned dial with CONNECT and is in data "
+                        "mode; reopen the port to hang up"
+                    )
+                )
         elif isinstance(event, Data | Prompt):
             log.debug("← %s", type(event).__name__)
 

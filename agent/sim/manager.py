@@ -4,6 +4,12 @@ Safety rule 1 (architecture doc): no PIN is sent when fewer than 2 tries remain 
 count cannot be read) unless the operator allows the last attempt; a PIN or PUK that
 already failed on this card is never sent again; a PUK is sent only by `unblock`, an
 explicit operator command. A card with no PUK tries left is dead for good.
+
+The failed-PIN memory is written *ahead*: a PIN or PUK is recorded as failed before it is
+sent, and cleared only when the modem answers `OK`. Whatever else happens (a wrong PIN
+answered with a plain `ERROR` after a restart reset `+CMEE`, a timeout, a lost port, a
+crash) leaves it recorded, so it is never sent again by accident; the cost of a false
+entry is one `sim forget-pins` by the operator, against a try of the card.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from agent.at.responses import (
     parse_iccid,
 )
 from agent.modem.client import Modem
-from agent.sim.failed_pins import FailedPinMemory
+from agent.sim.failed_pins import FailedPinMemory, FailedPinMemoryError
 from agent.sim.secrets import check_pin_format
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,26 @@ class SimManager:
     def __init__(self, modem: Modem, memory: FailedPinMemory) -> None:
         self._modem = modem
         self._memory = memory
+        self._secret_lock = asyncio.Lock()  # status -> check -> send -> record, one at a time
+
+    async def _send_secret(self, command: Command, iccid: str, what: str, secret: str) -> Response:
+        """Send a command carrying `secret`, recorded as failed until the modem says OK."""
+        key = _key(iccid, what)
+        try:
+            self._memory.remember_failure(key, secret)
+        except FailedPinMemoryError as exc:
+            raise SimRefused(f"{exc}; no {what} was sent") from None
+        response = await self._modem.command(command)
+        if response.result.ok:
+            self._allow(key, secret)
+        return response
+
+    def _allow(self, key: str, pin: str) -> None:
+        """Take a PIN known to be right off the failed list; a write failure only warns."""
+        try:
+            self._memory.forget(key, pin)
+        except FailedPinMemoryError as exc:
+            log.warning("%s; a right PIN stays listed as failed", exc)
 
     async def _run(self, command: Command) -> Response:
         response = await self._modem.command(command)
@@ -221,7 +247,11 @@ class SimManager:
                 f"the card's ICCID cannot be read, so the failed-{what} memory cannot be "
                 f"checked; no {what} was sent"
             )
-        if self._memory.has_failed(_key(status.iccid, what), pin):
+        try:
+            failed = self._memory.has_failed(_key(status.iccid, what), pin)
+        except FailedPinMemoryError as exc:
+            raise SimRefused(f"{exc}; no {what} was sent") from None
+        if failed:
             raise SimRefused(
                 f"this {what} already failed on card {status.iccid}; it was not sent again "
                 f"(safety rule: never repeat a failed {what})"
@@ -237,6 +267,10 @@ class SimManager:
     async def unlock(self, pin: str, *, allow_last_attempt: bool = False) -> SimStatus:
         """Enter the PIN, if the card needs it and every safety rule allows it."""
         check_pin_format(pin, "PIN", PIN_LENGTHS)
+        async with self._secret_lock:
+            return await self._unlock(pin, allow_last_attempt)
+
+    async def _unlock(self, pin: str, allow_last_attempt: bool) -> SimStatus:
         status = await self.status()
         if status.state == READY:
             log.info("SIM is already unlocked; no PIN sent")
@@ -252,9 +286,11 @@ class SimManager:
         iccid = self._check_pin_may_be_sent(
             status, pin, status.pin_retries, "PIN", allow_last_attempt
         )
-        response = await self._modem.command(commands.write("+CPIN", commands.secret(pin)))
+        response = await self._send_secret(
+            commands.write("+CPIN", commands.secret(pin)), iccid, "PIN", pin
+        )
         if not response.result.ok:
-            await self._after_failure(response.result, iccid, "PIN", pin)
+            await self._after_failure(response.result, "PIN")
         log.info("PIN accepted by card %s", iccid)
         return await self._wait_until_ready()
 
@@ -264,6 +300,10 @@ class SimManager:
         """Enter the PUK and a new PIN: an explicit operator command, never automatic."""
         check_pin_format(puk, "PUK", PUK_LENGTHS)
         check_pin_format(new_pin, "new PIN", PIN_LENGTHS)
+        async with self._secret_lock:
+            return await self._unblock(puk, new_pin, allow_last_attempt)
+
+    async def _unblock(self, puk: str, new_pin: str, allow_last_attempt: bool) -> SimStatus:
         status = await self.status()
         self._refuse_unusable(status)
         if status.state != "SIM PUK":
@@ -273,12 +313,15 @@ class SimManager:
         iccid = self._check_pin_may_be_sent(
             status, puk, status.puk_retries, "PUK", allow_last_attempt
         )
-        response = await self._modem.command(
-            commands.write("+CPIN", commands.secret(puk), commands.secret(new_pin))
+        response = await self._send_secret(
+            commands.write("+CPIN", commands.secret(puk), commands.secret(new_pin)),
+            iccid,
+            "PUK",
+            puk,
         )
         if not response.result.ok:
-            await self._after_failure(response.result, iccid, "PUK", puk)
-        self._memory.forget(_key(iccid, "PIN"), new_pin)
+            await self._after_failure(response.result, "PUK")
+        self._allow(_key(iccid, "PIN"), new_pin)
         log.info("PUK accepted by card %s; new PIN set", iccid)
         return await self._wait_until_ready()
 
@@ -287,6 +330,10 @@ class SimManager:
     ) -> SimStatus:
         """Turn the PIN requirement on or off (`+CLCK="SC"`), which needs the PIN."""
         check_pin_format(pin, "PIN", PIN_LENGTHS)
+        async with self._secret_lock:
+            return await self._set_pin_lock(enabled, pin, allow_last_attempt)
+
+    async def _set_pin_lock(self, enabled: bool, pin: str, allow_last_attempt: bool) -> SimStatus:
         status = await self._ready_status()
         if status.pin_enabled is enabled:
             log.info("PIN lock already %s; nothing sent", "on" if enabled else "off")
@@ -294,11 +341,14 @@ class SimManager:
         iccid = self._check_pin_may_be_sent(
             status, pin, status.pin_retries, "PIN", allow_last_attempt
         )
-        response = await self._modem.command(
-            commands.write("+CLCK", commands.Quoted("SC"), int(enabled), commands.secret(pin))
+        response = await self._send_secret(
+            commands.write("+CLCK", commands.Quoted("SC"), int(enabled), commands.secret(pin)),
+            iccid,
+            "PIN",
+            pin,
         )
         if not response.result.ok:
-            await self._after_failure(response.result, iccid, "PIN", pin)
+            await self._after_failure(response.result, "PIN")
         return await self.status()
 
     async def change_pin(
@@ -307,19 +357,35 @@ class SimManager:
         """Change the PIN (`+CPWD="SC"`); needs the PIN lock on, as 27.007 says."""
         check_pin_format(old_pin, "PIN", PIN_LENGTHS)
         check_pin_format(new_pin, "new PIN", PIN_LENGTHS)
+        async with self._secret_lock:
+            return await self._change_pin(old_pin, new_pin, allow_last_attempt)
+
+    async def _change_pin(self, old_pin: str, new_pin: str, allow_last_attempt: bool) -> SimStatus:
         status = await self._ready_status()
         iccid = self._check_pin_may_be_sent(
             status, old_pin, status.pin_retries, "PIN", allow_last_attempt
         )
-        response = await self._modem.command(
+        response = await self._send_secret(
             commands.write(
                 "+CPWD", commands.Quoted("SC"), commands.secret(old_pin), commands.secret(new_pin)
-            )
+            ),
+            iccid,
+            "PIN",
+            old_pin,
         )
         if not response.result.ok:
-            await self._after_failure(response.result, iccid, "PIN", old_pin)
-        self._memory.forget(_key(iccid, "PIN"), new_pin)
+            await self._after_failure(response.result, "PIN")
+        self._allow(_key(iccid, "PIN"), new_pin)
         return await self.status()
+
+    async def forget_failed_pin(self, pin: str) -> str:
+        """Allow `pin` again on the card in the modem (the operator knows it is right)."""
+        check_pin_format(pin, "PIN", PIN_LENGTHS)
+        iccid, _ = await self._iccid()
+        if iccid is None:
+            raise SimSaidNo("the card's ICCID cannot be read")
+        self._memory.forget(_key(iccid, "PIN"), pin)
+        return iccid
 
     async def _ready_status(self) -> SimStatus:
         status = await self.status()
@@ -338,21 +404,21 @@ class SimManager:
                 "and cannot be used again (001 §43.4)"
             )
 
-    async def _after_failure(self, result: FinalResult, iccid: str, what: str, secret: str) -> None:
-        """Remember a wrong PIN/PUK and raise, saying how many tries are left."""
+    async def _after_failure(self, result: FinalResult, what: str) -> None:
+        """Raise, saying how many tries are left (the memory already holds the attempt)."""
+        pin_left, puk_left = await self._retries()
+        left = pin_left if what == "PIN" else puk_left
         if _is_cme(result, CME_INCORRECT_PASSWORD):
-            self._memory.remember_failure(_key(iccid, what), secret)
-            pin_left, puk_left = await self._retries()
-            left = pin_left if what == "PIN" else puk_left
             message = f"the SIM refused the {what}"
-            if left is not None:
-                message += f"; {left} {what} tr{'y' if left == 1 else 'ies'} left"
-            if what == "PUK" and left == 0:
-                message += "; the card is now permanently blocked (001 §43.4)"
-            elif what == "PIN" and left == 0:
-                message += "; the SIM now needs its PUK (`simgate agent sim unblock`)"
-            raise SimSaidNo(message, result)
-        raise SimSaidNo(f"the modem refused: {result}", result)
+        else:
+            message = f"the modem refused the {what} command ({result}); counted as failed"
+        if left is not None:
+            message += f"; {left} {what} tr{'y' if left == 1 else 'ies'} left"
+        if what == "PUK" and left == 0:
+            message += "; the card is now permanently blocked (001 §43.4)"
+        elif what == "PIN" and left == 0:
+            message += "; the SIM now needs its PUK (`simgate agent sim unblock`)"
+        raise SimSaidNo(message, result)
 
     async def _wait_until_ready(self) -> SimStatus:
         """Poll `+CPIN?` until READY: some modules answer SIM busy for a while (oFono)."""

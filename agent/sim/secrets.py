@@ -7,6 +7,7 @@ user could read it. The secret's value never appears in an error message.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -59,10 +60,9 @@ def secret_from(file: Path | None, env_var: str | None, what: str) -> str:
 
 
 def check_pin_format(value: str, what: str, lengths: range) -> str:
-    """`value` if it is all digits of an allowed length; the error never shows it."""
-    if not value.isdigit() or len(value) not in lengths:
+    """`value` if it is ASCII digits of an allowed length; the error tells nothing of it."""
+    if not re.fullmatch(f"[0-9]{{{lengths.start},{lengths.stop - 1}}}", value):
         raise SecretSourceError(
-            f"the {what} must be {lengths.start}-{lengths.stop - 1} digits "
-            f"(got {len(value)} characters{'' if value.isdigit() else ', not all digits'})"
+            f"the {what} must be {lengths.start} to {lengths.stop - 1} digits (0-9)"
         )
     return value

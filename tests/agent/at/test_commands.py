@@ -75,3 +75,9 @@ def test_basic_commands() -> None:
     assert commands.execute("&C1").line == "AT&C1"
     assert commands.execute("V0").sets_numeric_results is True
     assert commands.execute("Z").sets_numeric_results is False
+
+
+def test_reading_a_setting_is_quick_even_for_slow_commands() -> None:
+    assert commands.read("+COPS").timeout == commands.DEFAULT_TIMEOUT
+    assert commands.read("+CGACT").timeout == commands.DEFAULT_TIMEOUT
+    assert commands.write("+COPS", 0).timeout >= 120
