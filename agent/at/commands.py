@@ -8,6 +8,7 @@ and transcript shows `AT+CPIN="****"`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -148,14 +149,7 @@ def execute(name: str, *, timeout: float | None = None, prefixes: tuple[str, ...
 
 
 def _with_numeric(command: Command, numeric: bool) -> Command:
-    return Command(
-        command.line,
-        command.masked,
-        command.timeout,
-        command.response_prefixes,
-        command.expects_prompt,
-        numeric,
-    )
+    return dataclasses.replace(command, sets_numeric_results=numeric)
 
 
 def read(name: str, *, timeout: float | None = None, prefixes: tuple[str, ...] = ()) -> Command:
