@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log to stderr, -vv with AT traffic"
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{sim,net,internet,usage,discover}"
+        dest="group", required=True, metavar="{sim,net,internet,usage,discover,run}"
     )
     sim = groups.add_parser("sim", help="the SIM card: status, unlock, unblock, PIN lock")
     actions = sim.add_subparsers(dest="action", required=True)
@@ -145,7 +145,22 @@ def _add_network_commands(groups: argparse._SubParsersAction[argparse.ArgumentPa
     )
     _add_json(usage)
 
-    _add_json(groups.add_parser("discover", help="modems on the USB bus (pyudev)"))
+    found = groups.add_parser("discover", help="modems on the USB bus (pyudev)")
+    _add_json(found)
+    found.add_argument(
+        "--watch",
+        action="store_true",
+        help="list again whenever a tty comes or goes (udev events), until Ctrl-C; "
+        "with --json, one JSON document a line",
+    )
+
+    run = groups.add_parser(
+        "run", help="the daemon: keep the SIM and the data connection up, meter and report"
+    )
+    run.add_argument("--config", type=Path, required=True, help="the TOML config file")
+    run.add_argument(
+        "-v", "--verbose", dest="run_verbose", action="count", default=0, help="log at DEBUG"
+    )
 
 
 def _cid(text: str) -> int:
@@ -382,6 +397,15 @@ def main(argv: Sequence[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return ExitCode.OK if exit_.code == 0 else ExitCode.BAD_INPUT
+    if args.group == "run":
+        from agent.daemon.commands import run_daemon
+
+        return run_daemon(args)
+    if args.group == "discover" and args.watch:
+        from agent.daemon.commands import watch_discover
+
+        _configure_logging(args.verbose)
+        return watch_discover(args)
     _configure_logging(args.verbose)
     if args.group in NEEDS_PORT and not args.port:
         return _fail(ExitCode.BAD_INPUT, f"--port URL is required for `{args.group}` commands")

@@ -1,0 +1,77 @@
+"""`simgate agent run` and `simgate agent discover --watch`: the command-line glue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from agent.cli import render_modems
+from agent.daemon import service
+from agent.daemon.config import ConfigError, load_config
+from agent.daemon.watcher import PyudevEvents, UdevEvents
+from agent.discovery.discover import DiscoveredModem, discover
+from simgate.exit_codes import ExitCode
+
+log = logging.getLogger("agent")
+
+
+def fail(code: ExitCode, message: str) -> int:
+    """Say why on stderr; return the exit status."""
+    print(f"simgate agent: {message}", file=sys.stderr)
+    return code
+
+
+async def watch_modems(
+    as_json: bool,
+    events: UdevEvents,
+    find: Callable[[], list[DiscoveredModem]] = discover,
+    settle: float = 0.5,
+) -> None:
+    """`discover --watch`: print the modems, then again after each change, until cancelled."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+
+    def on_event(action: str, node: str) -> None:
+        loop.call_soon_threadsafe(changed.set)
+
+    events.start(on_event)
+    try:
+        shown: list[DiscoveredModem] | None = None
+        while True:
+            changed.clear()
+            modems = await asyncio.to_thread(find)
+            if modems != shown:
+                document = [m.to_json() for m in modems]
+                print(json.dumps(document) if as_json else render_modems(modems), flush=True)
+                shown = modems
+            await changed.wait()
+            await asyncio.sleep(settle)  # let udev finish the device's other ports
+    finally:
+        await asyncio.to_thread(events.stop)
+
+
+def watch_discover(args: argparse.Namespace) -> int:
+    """`discover --watch`: until Ctrl-C (exit 0); exit 5 without udev."""
+    try:
+        asyncio.run(watch_modems(args.json, PyudevEvents()))
+    except KeyboardInterrupt:
+        return ExitCode.OK
+    except (ImportError, OSError) as exc:  # no libudev, or no netlink socket
+        return fail(ExitCode.UNREACHABLE, f"udev is not available on this host: {exc}")
+    return ExitCode.OK
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """`run --config FILE`: the daemon, in the foreground until SIGTERM or SIGINT."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return fail(ExitCode(exc.code), f"config {args.config}: {exc}")
+    service.configure_logging(args.verbose + args.run_verbose)
+    if args.port:
+        log.warning("--port is ignored by `run`: the port is [modem] port in the config")
+    return service.run(config)

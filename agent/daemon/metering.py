@@ -1,0 +1,162 @@
+"""The metering loop: every `interval_s`, the usage delta becomes a record in the outbox.
+
+A pass reads the usage source through the `UsageMeter` (which keeps the counters'
+trackers on disk), and appends the bytes moved since the previous record as one usage
+record (`start` = the previous record's end, `end` = now), then wakes the reporter.
+Passes with no traffic make no record. When the outbox is full the bytes are kept and
+added to the next record (safety rule 3: metered usage is never dropped). The end of the
+last record of each source is kept in `<state>/daemon-usage-marks.json`, so the first
+record after a restart starts where the last one ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from agent.reporting.outbox import OutboxFull
+from agent.usage.meter import UsageMeter
+from agent.usage.sources import UsageSource
+from simgate import wire
+from simgate.wire import UsageReport
+
+log = logging.getLogger(__name__)
+
+MARKS_FILE = "daemon-usage-marks.json"
+_IMEI = re.compile(r"[0-9]{14,16}")
+
+
+class Recorder(Protocol):
+    """Where records go: `Reporter.record` (outbox append, then wake)."""
+
+    def record(
+        self, *, imei: str | None, start: str, end: str, up: int, down: int, source: str
+    ) -> UsageReport:
+        """Store one record durably and have it sent."""
+        ...
+
+
+Target = Callable[[], tuple[Recorder, str | None] | None]
+"""The recorder of the current card and the modem's IMEI; None while no card is known."""
+SourceFinder = Callable[[], UsageSource | None]
+"""The usage source to read now; None while it cannot be read (no modem, for instance)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MeteringLoop:
+    """Meters on an interval and on demand (`measure_once`, for `report_now`)."""
+
+    def __init__(
+        self,
+        meter: UsageMeter,
+        *,
+        interval: float,
+        state_dir: Path,
+        source: SourceFinder,
+        target: Target,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.meter = meter
+        self.interval = interval
+        self._source = source
+        self._target = target
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._marks_path = state_dir / MARKS_FILE
+        self._marks = self._load_marks()
+        self._carry: dict[str, tuple[int, int]] = {}
+        self._problem: str | None = None
+        self.records = 0
+        """How many records this loop appended."""
+
+    async def run(self) -> None:
+        """Meter every `interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.measure_once()
+
+    async def measure_once(self) -> UsageReport | None:
+        """One pass; returns the record it made, if any."""
+        async with self._lock:
+            target = self._target()
+            source = self._source()
+            if target is None or source is None:
+                log.debug("usage: no card or no source yet; the counters keep counting")
+                return None
+            try:
+                _, traffic = await self.meter.measure(source)
+            except OSError as exc:
+                self._complain(f"usage: cannot read {source.name}: {exc}")
+                return None
+            self._problem = None
+            carried_up, carried_down = self._carry.pop(source.name, (0, 0))
+            up, down = traffic.delta_up + carried_up, traffic.delta_down + carried_down
+            if up == 0 and down == 0:
+                return None
+            return self._append(target, source.name, up, down)
+
+    def _append(
+        self, target: tuple[Recorder, str | None], source: str, up: int, down: int
+    ) -> UsageReport | None:
+        recorder, imei = target
+        end = wire.format_time(self._clock())
+        start = min(self._marks.get(source, end), end)
+        try:
+            report = recorder.record(
+                imei=imei if imei and _IMEI.fullmatch(imei) else None,
+                start=start,
+                end=end,
+                up=up,
+                down=down,
+                source=source,
+            )
+        except OutboxFull as exc:
+            self._carry[source] = (up, down)
+            self._complain(f"usage: {exc}; {up} up, {down} down kept for the next record")
+            return None
+        self.records += 1
+        self._marks[source] = end
+        self._save_marks()
+        log.info("usage: record %d: %d up, %d down (%s)", report.seq, up, down, source)
+        return report
+
+    def _complain(self, text: str) -> None:
+        level = logging.WARNING if text != self._problem else logging.DEBUG
+        log.log(level, "%s", text)
+        self._problem = text
+
+    def _load_marks(self) -> dict[str, str]:
+        try:
+            doc = json.loads(self._marks_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("usage: ignoring unreadable %s (%s)", self._marks_path, exc)
+            return {}
+        marks: dict[str, str] = {}
+        for name, value in doc.items() if isinstance(doc, dict) else ():
+            with contextlib.suppress(wire.WireError):
+                wire.parse_time(value)
+                marks[str(name)] = value
+        return marks
+
+    def _save_marks(self) -> None:
+        tmp = self._marks_path.with_suffix(".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._marks, handle)
+            os.replace(tmp, self._marks_path)
+        except OSError as exc:  # only the next record's start time depends on it
+            log.warning("usage: cannot save %s: %s", self._marks_path, exc)
