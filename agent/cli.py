@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_last_attempt(change)
     _add_json(change)
+    forget = actions.add_parser(
+        "forget-pin",
+        help="allow a PIN again that the failed-PIN memory lists for this card "
+        "(after an attempt whose answer was lost); sends nothing to the card",
+    )
+    forget.add_argument("--pin-file", type=Path, help="file holding the PIN (0600)")
+    _add_json(forget)
     _add_network_commands(groups)
     return parser
 
@@ -221,11 +228,19 @@ async def _sim_pin(sim: SimManager, args: argparse.Namespace) -> SimStatus:
     return await sim.set_pin_lock(enabled, pin, allow_last_attempt=args.allow_last_attempt)
 
 
+async def _sim_forget_pin(sim: SimManager, args: argparse.Namespace) -> SimStatus:
+    pin = secret_from(args.pin_file, "SIMGATE_PIN", "PIN")
+    iccid = await sim.forget_failed_pin(pin)
+    log.warning("the failed-PIN memory no longer refuses that PIN on card %s", iccid)
+    return await sim.status()
+
+
 SIM_ACTIONS: dict[str, SimAction] = {
     "status": _sim_status,
     "unlock": _sim_unlock,
     "unblock": _sim_unblock,
     "pin": _sim_pin,
+    "forget-pin": _sim_forget_pin,
 }
 
 

@@ -132,3 +132,26 @@ def test_unreachable_port_exits_5(tmp_path: Path) -> None:
 def test_missing_port_and_bad_usage_exit_2() -> None:
     assert simgate("agent", "sim", "status").returncode == 2
     assert simgate("agent", "--port", "loop://", "sim", "frobnicate").returncode == 2
+
+
+def test_forget_pin_allows_a_pin_the_memory_listed_and_sends_nothing(bench: Bench) -> None:
+    with bench.stub() as stub:
+        wrong = simgate(
+            "agent", "--port", stub.device_path, "sim", "unlock", env={"SIMGATE_PIN": PIN + "9"}
+        )
+        assert wrong.returncode == 4
+        refused = simgate(
+            "agent", "--port", stub.device_path, "sim", "unlock", env={"SIMGATE_PIN": PIN + "9"}
+        )
+        assert refused.returncode == 3
+        pin_file = secret_file(bench.tmp / "pin", PIN + "9")
+        forgot = simgate(
+            "agent", "--port", stub.device_path, "sim", "forget-pin", "--pin-file", str(pin_file)
+        )
+        assert forgot.returncode == 0, forgot.stderr
+        assert bench.card()["pin_retries"] == 2
+        again = simgate(
+            "agent", "--port", stub.device_path, "sim", "unlock", env={"SIMGATE_PIN": PIN + "9"}
+        )
+    assert again.returncode == 4  # sent again, as the operator asked: the card says no
+    assert bench.card()["pin_retries"] == 1
