@@ -196,34 +196,52 @@ class Daemon:
         modem.on_urc(self._on_urc)
         self._rebooted = False
         gone = asyncio.create_task(self.watcher.gone(modem), name="simgate-port-gone")
-        gone.add_done_callback(lambda _: self._wake.set())
+        work = asyncio.create_task(
+            self._keep(modem, sim, registration, connection), name="simgate-session"
+        )
+        try:
+            # An unplug must end the session at once, even in the middle of a long check
+            # (a registration wait, +CGACT): the work is cancelled, not waited for.
+            await asyncio.wait({gone, work}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (gone, work):
+                task.cancel()
+            await asyncio.gather(gone, work, return_exceptions=True)
+        error = work.exception() if work.done() and not work.cancelled() else None
+        if error is not None:
+            raise error  # the port failed: the modem loop goes back to waiting
+
+    async def _keep(
+        self,
+        modem: Modem,
+        sim: SimManager,
+        registration: RegistrationManager,
+        connection: DataConnection,
+    ) -> None:
+        """Check and repair the session until cancelled (or the port fails)."""
         power_up, first = True, True
         problem: str | None = None
-        try:
-            while not gone.done():
-                self._wake.clear()
-                try:
-                    if power_up:
-                        power_up = False
-                        await self._power_up(modem, prepare=not first)
-                        first = False
-                    await self._check(sim, registration, connection)
-                    problem = None
-                except ModemRebooted:
-                    self._rebooted = True
-                except (SimSaidNo, NetSaidNo, AtProtocolError) as exc:
-                    text = f"modem: check failed: {exc}"
-                    log.log(logging.WARNING if text != problem else logging.DEBUG, "%s", text)
-                    problem = text
-                if self._rebooted:
-                    self._rebooted, power_up = False, True
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.config.modem.check_interval_s):
-                        await self._wake.wait()
-        finally:
-            gone.cancel()
-            await asyncio.gather(gone, return_exceptions=True)
+        while True:
+            self._wake.clear()
+            try:
+                if power_up:
+                    power_up = False
+                    await self._power_up(modem, prepare=not first)
+                    first = False
+                await self._check(sim, registration, connection)
+                problem = None
+            except ModemRebooted:
+                self._rebooted = True
+            except (SimSaidNo, NetSaidNo, AtProtocolError) as exc:
+                text = f"modem: check failed: {exc}"
+                log.log(logging.WARNING if text != problem else logging.DEBUG, "%s", text)
+                problem = text
+            if self._rebooted:
+                self._rebooted, power_up = False, True
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.modem.check_interval_s):
+                    await self._wake.wait()
 
     def _on_reboot(self, banner: str) -> None:
         self._rebooted = True

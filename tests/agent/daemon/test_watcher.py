@@ -100,9 +100,11 @@ async def test_the_daemon_in_auto_mode_follows_hot_plug(rig: Rig) -> None:
         found.append(quectel(stub.device_path))
         udev.fire("add", stub.device_path)
         await wait_until(lambda: daemon.state.internet["active"] is True, 10, "connected")
-        udev.fire("remove", stub.device_path)  # unplugged (the pty itself stays)
+        found.clear()  # unplugged: gone from udev's device list (the pty itself stays)
+        udev.fire("remove", stub.device_path)
         await wait_until(lambda: not daemon.state.modem_present, 5, "the loss noticed")
-        udev.fire("add", stub.device_path)  # plugged back in
+        found.append(quectel(stub.device_path))  # plugged back in
+        udev.fire("add", stub.device_path)
         await wait_until(lambda: daemon.sessions == 2, 5, "a second session")
         await wait_until(lambda: daemon.state.internet["active"] is True, 10, "connected")
     assert udev.stopped
