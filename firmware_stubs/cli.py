@@ -13,8 +13,9 @@ from types import FrameType
 
 from firmware_stubs.card import CardFileError, load_card
 from firmware_stubs.dialects import DIALECTS, is_imei
+from firmware_stubs.emulator_network import EmulatorNetwork
 from firmware_stubs.faults import Faults
-from firmware_stubs.network import AttachOutcome, LocalNetwork
+from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile
 from firmware_stubs.pty_server import StubModem
 from simgate.exit_codes import ExitCode
 
@@ -49,6 +50,24 @@ def _probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"a probability is from 0 to 1: {text!r}")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"seconds must be more than 0: {text!r}")
+    return value
+
+
+def _rates(text: str) -> tuple[float, float]:
+    """`UP[/DOWN]` bytes per second (one number: both ways)."""
+    try:
+        values = [float(part) for part in text.split("/")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not UP[/DOWN] bytes per second: {text!r}") from None
+    if len(values) not in (1, 2) or not all(0 <= v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"not UP[/DOWN] bytes per second: {text!r}")
+    return values[0], values[-1]
 
 
 def _imei(text: str) -> str:
@@ -90,9 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, help="seed of --drop and --garble")
     serve.add_argument(
         "--attach",
-        choices=[o.name.lower() for o in AttachOutcome],
-        default="home",
-        help="what the carrier answers when the SIM attaches (default home)",
+        choices=[o.name.lower() for o in AttachOutcome if o is not AttachOutcome.SEARCHING],
+        help="what the carrier answers when the SIM attaches (default home; not with --emulator)",
+    )
+    serve.add_argument(
+        "--emulator",
+        metavar="URL",
+        help="the emulator (http://HOST:PORT) is the radio network: it decides attaches "
+        "and counts the traffic of data sessions",
+    )
+    default = TrafficProfile()
+    serve.add_argument(
+        "--traffic-rate",
+        type=_rates,
+        metavar="UP[/DOWN]",
+        default=(default.rate_up, default.rate_down),
+        help="bytes per second a data session moves (default "
+        f"{default.rate_up:g}/{default.rate_down:g})",
+    )
+    serve.add_argument(
+        "--traffic-interval",
+        type=_positive_seconds,
+        metavar="S",
+        default=default.interval,
+        help=f"seconds between traffic reports to the network (default {default.interval:g})",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log AT traffic to stderr")
     return parser
@@ -117,6 +157,11 @@ def serve(args: argparse.Namespace) -> int:
     if args.drop + args.garble > 1:
         print("simgate stub: --drop plus --garble must not exceed 1", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    try:
+        carrier = _carrier(args)
+    except ValueError as exc:
+        print(f"simgate stub: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     card_path: Path = args.card or state_dir() / CARD_FILE_NAME
     try:
         card = load_card(card_path)
@@ -139,7 +184,6 @@ def serve(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    carrier = LocalNetwork(AttachOutcome[args.attach.upper()])
     stub = StubModem(
         card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
     )
@@ -151,9 +195,10 @@ def serve(args: argparse.Namespace) -> int:
             print(f"simgate stub: cannot create link: {exc}", file=sys.stderr)
             return ExitCode.BAD_INPUT
         try:
+            network = f", network {carrier.url}" if isinstance(carrier, EmulatorNetwork) else ""
             print(
                 f"simgate stub: serving a {args.dialect} modem on {stub.device_path} "
-                f"(link {args.link}, card {card_path})",
+                f"(link {args.link}, card {card_path}{network})",
                 flush=True,
             )
             while not stop.wait(1.0):
@@ -167,6 +212,17 @@ def serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _carrier(args: argparse.Namespace) -> Network:
+    """The network of `--emulator` or `--attach`; `ValueError` for a bad combination."""
+    up, down = args.traffic_rate
+    traffic = TrafficProfile(rate_up=up, rate_down=down, interval=args.traffic_interval)
+    if args.emulator is None:
+        return LocalNetwork(AttachOutcome[(args.attach or "home").upper()])
+    if args.attach is not None:
+        raise ValueError("--attach and --emulator exclude each other (the emulator decides)")
+    return EmulatorNetwork(args.emulator, traffic=traffic)
+
+
 def main(argv: list[str]) -> int:
     """Entry point of `simgate stub`; returns the exit status."""
     parser = build_parser()
@@ -174,8 +230,11 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 for --help
         return int(exc.code) if isinstance(exc.code, int) else ExitCode.BAD_INPUT
-    if args.verbose:
-        logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-        )
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    if not args.verbose:  # the network's decisions (attach refused and why) are news
+        logging.getLogger("firmware_stubs.emulator_network").setLevel(logging.INFO)
     return serve(args)

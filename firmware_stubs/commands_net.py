@@ -136,8 +136,7 @@ def cgatt(state: ModemState, cmd: Command) -> Reply:
         if state.cfun != 1 or state.cops_deregistered or state.cs_stat() == DENIED:
             raise CmeError(NO_NETWORK_SERVICE)
     else:
-        for context in state.contexts.values():
-            context.active = False
+        state.deactivate()
     state.ps_attach_wanted = attach
     return OK
 
@@ -158,10 +157,12 @@ def cgact(state: ModemState, cmd: Command) -> Reply:
     cids = cids or sorted(state.contexts)
     if any(cid not in state.contexts for cid in cids):
         raise CmeError(OPERATION_NOT_ALLOWED)
-    if activate and not state.registered():
+    if not activate:
+        state.deactivate(cids)
+        return OK
+    if not state.registered():
         raise CmeError(NO_NETWORK_SERVICE)
-    for cid in cids:
-        state.contexts[cid].active = activate
+    state.activate(cids)
     return OK
 
 
@@ -182,6 +183,21 @@ def cgpaddr(state: ModemState, cmd: Command) -> Reply:
     return Reply(lines)
 
 
+def cgerep(state: ModemState, cmd: Command) -> Reply:
+    """`AT+CGEREP=<mode>[,<bfr>]`: packet-domain event URCs (`+CGEV`) off (0) or on."""
+    if cmd.kind is CommandKind.TEST:
+        return Reply(["+CGEREP: (0-2),(0,1)"])
+    if cmd.kind is CommandKind.READ:
+        return Reply([f"+CGEREP: {state.cgerep},0"])
+    if cmd.kind is CommandKind.EXEC:
+        raise CommandError("+CGEREP needs a mode")
+    cmd.param_count(1, 2)
+    mode = cmd.int_param(0, allowed=range(3))
+    cmd.int_param(1, default=0, allowed=range(2))
+    state.cgerep = mode
+    return OK
+
+
 _DATA_DIAL = re.compile(r"\*99(?:\*\*[^*#]*\*(\d{1,2})|\*\*\*(\d{1,2}))?#")
 
 
@@ -194,7 +210,10 @@ def dial(state: ModemState, cmd: Command) -> Reply:
     context = state.contexts.get(cid)
     if context is None or not state.registered():
         return Reply([], final="NO CARRIER")
-    context.active = True
+    try:
+        state.activate([cid])
+    except CmeError:
+        return Reply([], final="NO CARRIER")
     state.data_mode = True
     state.data_cid = cid
     speed = state.network.connect_speed
@@ -211,5 +230,6 @@ NET_COMMANDS: dict[str, CommandSpec] = {
     "+CGATT": CommandSpec(cgatt),
     "+CGACT": CommandSpec(cgact, SimNeed.UNLOCKED),
     "+CGPADDR": CommandSpec(cgpaddr),
+    "+CGEREP": CommandSpec(cgerep),
     "D": CommandSpec(dial, SimNeed.UNLOCKED),
 }

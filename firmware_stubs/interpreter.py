@@ -14,6 +14,10 @@ backlog and the partial line, and says `RDY`.
 Timers (the end of a registration search, a pending answer, a scheduled reboot) fire
 from `poll()`, which the transport calls at `next_deadline()` (and may call any time).
 Registration URCs are reported only in command mode with nothing pending.
+
+The network's traffic meter is read and booked through `take_traffic()` and
+`settle_traffic()`; the transport does the network I/O in between (its ticker). A
+session the network ends drops the contexts, with `NO CARRIER` if a data call was on.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from firmware_stubs.commands_net import NET_COMMANDS, registration_line
 from firmware_stubs.commands_sim import SIM_COMMANDS
 from firmware_stubs.dialects import Dialect, get_dialect, is_imei
 from firmware_stubs.faults import Faults
-from firmware_stubs.network import Network
+from firmware_stubs.network import LocalNetwork, Network, NetworkAnswer, Verdict
 from firmware_stubs.replies import (
     CommandSpec,
     Reply,
@@ -49,6 +53,7 @@ from firmware_stubs.replies import (
     format_info,
 )
 from firmware_stubs.state import ModemState, NetworkProfile
+from firmware_stubs.traffic import TrafficReport
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +96,9 @@ class Interpreter:
             imei=imei or chosen.imei,
             network=network or NetworkProfile(),
             faults=faults or Faults(),
+            carrier=carrier or LocalNetwork(),
             now=clock(),
         )
-        if carrier is not None:
-            self.state.carrier = carrier
         self.commands: dict[str, CommandSpec] = {**BASE_COMMANDS, **chosen.commands}
         self._line = bytearray()
         self._overflow = False
@@ -157,13 +161,54 @@ class Interpreter:
         state.now = self._clock()
         state.network_changed()
         out = bytearray()
-        if state.data_mode and not state.registered():
+        self._end_lost_data_call(out)
+        self._report_registration(out)
+        return bytes(out)
+
+    def take_traffic(self) -> TrafficReport | None:
+        """The traffic measured since the last report, if a data session is up."""
+        self.state.now = self._clock()
+        return self.state.meter.take(self.state.now) if self.state.session_open else None
+
+    def settle_traffic(self, report: TrafficReport, answer: NetworkAnswer) -> bytes:
+        """Book the network's answer to a traffic report; returns what the modem sends
+        (`+CGEV` URCs, `NO CARRIER`, registration URCs) when the session is over."""
+        state = self.state
+        state.now = self._clock()
+        state.meter.settle(report, answer)
+        if state.session_open and report.session == state.meter.session:
+            limit = state.meter.profile.lost_after
+            if answer.verdict is Verdict.REFUSED:
+                logger.info("the network refused traffic (%s): session over", answer.reason)
+                state.end_session_by_network()
+                state.network_changed()
+            elif answer.session_cut:
+                logger.info("the network cut the data session (heavy traffic)")
+                state.end_session_by_network()
+            elif not answer.reached and state.meter.failures >= limit:
+                logger.warning("%d traffic reports unanswered: no coverage", limit)
+                state.lose_coverage()
+        out = bytearray()
+        self._end_lost_data_call(out)
+        self._report_registration(out)
+        return bytes(out)
+
+    def shutdown(self) -> None:
+        """Power off: the contexts go down and the network hears the session end."""
+        self.state.now = self._clock()
+        self.state.deactivate()
+
+    def _end_lost_data_call(self, out: bytearray) -> None:
+        state = self.state
+        if not state.data_mode:
+            return
+        context = state.contexts.get(state.data_cid) if state.data_cid is not None else None
+        if context is None or not context.active or not state.registered():
             logger.info("network lost: data call over")
             state.data_mode = False
             state.data_cid = None
+            state.urcs.clear()
             out += format_final("NO CARRIER", state.verbose)
-        self._report_registration(out)
-        return bytes(out)
 
     def reboot(self) -> bytes:
         """A spontaneous reboot: abandon any pending command, reset, return the banner."""
@@ -203,6 +248,7 @@ class Interpreter:
         for index, byte in enumerate(data):
             if state.data_mode:
                 state.data_bytes_up += len(data) - index
+                state.meter.add_up(len(data) - index)
                 return
             if state.echo:
                 out.append(byte)
@@ -294,6 +340,9 @@ class Interpreter:
         state = self.state
         if self._pending is not None or state.data_mode:
             return
+        for urc in state.urcs:
+            out += format_info(urc, state.verbose)
+        state.urcs.clear()
         for name, stat, n in (
             ("+CREG", state.cs_stat(), state.creg_n),
             ("+CGREG", state.ps_stat(), state.cgreg_n),

@@ -7,6 +7,10 @@ closing the port - the only "hang-up" a pty has, as it has no DTR - is seen. Whi
 client is there the server sleeps `IDLE_POLL` between probes instead of spinning, and
 drops output (nobody would read it; stale bytes would greet the next client). When a
 probe read does not fail, a client is back and the server selects on the master again.
+
+When the carrier meters traffic, a second thread (the ticker) reports it every
+`interval` seconds. It holds the modem's lock only to take and to book a report, never
+during the network request, so AT commands are not held up by a slow network.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from firmware_stubs.faults import Faults, OutputCorrupter
 from firmware_stubs.interpreter import Interpreter
 from firmware_stubs.network import Network
 from firmware_stubs.state import NetworkProfile
+from firmware_stubs.traffic import TrafficMeter
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +73,7 @@ class StubModem:
         self._wake_r: int | None = None
         self._wake_w: int | None = None
         self._thread: threading.Thread | None = None
+        self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._client = False
         self._out = bytearray()
@@ -77,6 +83,11 @@ class StubModem:
     def card(self) -> SimCard:
         """The live SIM card model (read its counters in tests)."""
         return self.interpreter.card
+
+    @property
+    def traffic(self) -> TrafficMeter:
+        """The traffic meter: bytes the network accepted, this session and in total."""
+        return self.interpreter.state.meter
 
     def start(self) -> StubModem:
         """Open the pty and start serving; returns self."""
@@ -100,6 +111,15 @@ class StubModem:
             daemon=True,
         )
         self._thread.start()
+        profile = self.interpreter.state.carrier.traffic
+        if profile is not None:
+            self._ticker = threading.Thread(
+                target=self._tick,
+                args=(profile.interval,),
+                name=f"stub-modem traffic {self.device_path}",
+                daemon=True,
+            )
+            self._ticker.start()
         logger.info("stub modem (%s) serving on %s", self.interpreter.state.dialect.name,
                     self.device_path)  # fmt: skip
         return self
@@ -107,12 +127,19 @@ class StubModem:
     def stop(self) -> None:
         """Stop serving, join the thread and close the pty."""
         thread, self._thread = self._thread, None
+        ticker, self._ticker = self._ticker, None
         if thread is not None:
             self._stopping.set()
             self._wake()
-            thread.join(timeout=5)
-            if thread.is_alive():  # pragma: no cover - the loop never blocks that long
-                raise RuntimeError("the stub modem thread did not stop")
+            for each in (thread, ticker):
+                if each is not None:
+                    each.join(timeout=10)
+                    if each.is_alive():  # pragma: no cover - requests time out sooner
+                        raise RuntimeError(f"the thread {each.name} did not stop")
+            try:
+                self.interpreter.shutdown()  # powered off: the network hears the session end
+            except Exception:  # pragma: no cover - a bug: the pty must still be closed
+                logger.exception("stub modem shutdown failed")
         for name in ("_master", "_wake_r", "_wake_w"):
             fd = getattr(self, name)
             if fd is not None:
@@ -133,6 +160,26 @@ class StubModem:
         with self._lock:
             self._send(self.interpreter.network_changed())
         self._wake()
+
+    def report_traffic(self) -> None:
+        """Report the traffic measured since the last report now (the ticker does this
+        every interval) and act on the network's answer."""
+        with self._lock:
+            report = self.interpreter.take_traffic()
+        if report is None:
+            return
+        carrier = self.interpreter.state.carrier
+        answer = carrier.report_traffic(self.card.iccid, report.up, report.down)
+        with self._lock:
+            self._send(self.interpreter.settle_traffic(report, answer))
+        self._wake()
+
+    def _tick(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            try:
+                self.report_traffic()
+            except Exception:  # pragma: no cover - a bug: log it, keep the modem up
+                logger.exception("traffic report failed")
 
     def __enter__(self) -> StubModem:
         return self.start()

@@ -7,19 +7,35 @@ whenever one stops holding it is not registered (stat 0) and its PDP contexts dr
 Packet-switched registration (`+CGREG`, `+CEREG`) also needs the PS attach (`+CGATT`).
 When a search ends, the carrier's `Network` decides the outcome (home, roaming or
 denied); the answer holds until registration is lost or `network_changed()` is called.
+No answer at all (the network unreachable) is no coverage: the modem keeps searching
+and asks again after `attach_retry` seconds, doubling up to `attach_retry_max`.
+
+Session theory: the first PDP context to go active opens the SIM's data session with the
+network (a refusal fails the activation); the last to go inactive closes it, after a
+final traffic report. The network may end a session (a refused traffic report, a cut):
+the contexts drop with `+CGEV: NW PDN DEACT <cid>` (when `+CGEREP` is on) and, unless
+it was only a cut, the modem registers again, asking the network anew.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from firmware_stubs.at_syntax import CmeError
 from firmware_stubs.card import CardState, SimCard
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults
-from firmware_stubs.network import AttachOutcome, LocalNetwork, Network
+from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile, Verdict
+from firmware_stubs.traffic import TrafficMeter
+
+logger = logging.getLogger(__name__)
 
 NOT_REGISTERED, HOME, SEARCHING, DENIED, ROAMING = 0, 1, 2, 3, 5
 REGISTERED = (HOME, ROAMING)
+NO_NETWORK_SERVICE = 30
+SERVICE_NOT_SUBSCRIBED = 133  # 27.007 §9.2.2: "requested service option not subscribed"
 
 
 @dataclass(frozen=True)
@@ -37,10 +53,14 @@ class NetworkProfile:
     cops_scan_seconds: float = 0.5
     connect_speed: int = 150_000_000
     other_operators: tuple[tuple[str, str, str], ...] = (("SoftBank", "SoftBank", "44020"),)
+    attach_retry: float = 1.0  # first wait before asking an unreachable network again
+    attach_retry_max: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.register_delay < 0 or self.cops_scan_seconds < 0:
+        if min(self.register_delay, self.cops_scan_seconds, self.attach_retry) < 0:
             raise ValueError("NetworkProfile delays must not be negative")
+        if self.attach_retry_max < self.attach_retry:
+            raise ValueError("attach_retry_max must not be less than attach_retry")
 
 
 @dataclass
@@ -74,6 +94,7 @@ class ModemState:
     cgreg_n: int = 0
     cereg_n: int = 0
     cops_format: int = 0
+    cgerep: int = 0
     charset: str = "IRA"
     s_registers: dict[int, int] = field(default_factory=dict)
     # state that a reboot restores
@@ -85,13 +106,20 @@ class ModemState:
     data_cid: int | None = None
     data_bytes_up: int = 0
     contexts: dict[int, PdpContext] = field(default_factory=dict)
+    session_open: bool = False
+    meter: TrafficMeter = field(init=False)
+    urcs: list[str] = field(default_factory=list)  # network-initiated URCs to send
     _ready_at: float | None = None
     _outcome: AttachOutcome | None = None
+    _retry_at: float | None = None
+    _attach_failures: int = 0
 
     def __post_init__(self) -> None:
         self.cmee = self.dialect.cmee_default
         if not self.contexts:
             self.contexts[1] = PdpContext("IP", "")
+        profile = self.carrier.traffic  # no metering network: a meter that never moves
+        self.meter = TrafficMeter(profile or TrafficProfile(rate_up=0.0, rate_down=0.0))
 
     def reset_settings(self) -> None:
         """ATZ / AT&F: the user profile's defaults (not the radio, card or contexts)."""
@@ -103,6 +131,7 @@ class ModemState:
         self.dtr_mode = 2
         self.creg_n = self.cgreg_n = self.cereg_n = 0
         self.cops_format = 0
+        self.cgerep = 0
         self.charset = "IRA"
         self.s_registers.clear()
 
@@ -115,10 +144,9 @@ class ModemState:
         self.busy_until = 0.0
         self.data_mode = False
         self.data_cid = None
-        self._ready_at = None
-        self._outcome = None
-        for context in self.contexts.values():
-            context.active = False
+        self.deactivate()
+        self._forget_registration()
+        self.urcs.clear()
         self.card.power_on()
 
     def sim_busy(self) -> bool:
@@ -146,8 +174,7 @@ class ModemState:
             self.cfun == 1 and not self.cops_deregistered and self.card.state is CardState.READY
         )
         if not can_register:
-            self._ready_at = None
-            self._outcome = None
+            self._forget_registration()
             stat = NOT_REGISTERED
         else:
             if self._ready_at is None:
@@ -155,13 +182,36 @@ class ModemState:
             if self.now < self._ready_at:
                 stat = SEARCHING
             else:
-                if self._outcome is None:
-                    self._outcome = self.carrier.attach(self.card.iccid, self.card.imsi)
-                stat = int(self._outcome)
+                outcome = self._outcome
+                retry_due = self._retry_at is not None and self.now >= self._retry_at
+                if outcome is None or (outcome is AttachOutcome.SEARCHING and retry_due):
+                    outcome = self._ask_carrier()
+                stat = int(outcome)
         if stat not in REGISTERED:
-            for context in self.contexts.values():
-                context.active = False
+            self.deactivate()
         return stat
+
+    def _ask_carrier(self) -> AttachOutcome:
+        outcome = self.carrier.attach(self.card.iccid, self.card.imsi, self.imei)
+        self._outcome = outcome
+        if outcome is AttachOutcome.SEARCHING:
+            self._schedule_retry()
+        else:
+            self._attach_failures = 0
+            self._retry_at = None
+        return outcome
+
+    def _schedule_retry(self) -> None:
+        net = self.network
+        wait = min(net.attach_retry * 2**self._attach_failures, net.attach_retry_max)
+        self._attach_failures = min(self._attach_failures + 1, 32)
+        self._retry_at = self.now + wait
+
+    def _forget_registration(self) -> None:
+        self._ready_at = None
+        self._outcome = None
+        self._retry_at = None
+        self._attach_failures = 0
 
     def ps_stat(self) -> int:
         """The packet-switched registration status (`+CGREG`, `+CEREG`)."""
@@ -172,18 +222,71 @@ class ModemState:
 
     def network_changed(self) -> None:
         """The carrier may answer differently now: drop the registration and search again."""
-        self._ready_at = None
-        self._outcome = None
+        self._forget_registration()
+        self.cs_stat()
+
+    def lose_coverage(self) -> None:
+        """The network stopped answering: its session is gone, the modem searches and asks
+        again after a backoff."""
+        self.end_session_by_network()
+        if self._ready_at is None:
+            self._ready_at = self.now
+        self._outcome = AttachOutcome.SEARCHING
+        self._schedule_retry()
         self.cs_stat()
 
     def registration_deadline(self) -> float | None:
-        """When the search in progress ends, if one is in progress."""
-        return self._ready_at if self._ready_at is not None and self.now < self._ready_at else None
+        """When the search in progress ends (or an unreachable network is asked again)."""
+        if self._ready_at is not None and self.now < self._ready_at:
+            return self._ready_at
+        if self._outcome is AttachOutcome.SEARCHING:
+            return self._retry_at
+        return None
+
+    def activate(self, cids: Iterable[int]) -> None:
+        """Activate contexts; the first opens the data session (`CmeError` if refused)."""
+        if not self.session_open:
+            answer = self.carrier.open_session(self.card.iccid)
+            if answer.verdict is Verdict.REFUSED:
+                logger.info("the network refused a data session: %s", answer.reason)
+                raise CmeError(SERVICE_NOT_SUBSCRIBED)
+            if not answer.accepted:
+                logger.warning("the network did not answer a session request: no coverage")
+                self.lose_coverage()
+                raise CmeError(NO_NETWORK_SERVICE)
+            self.session_open = True
+            self.meter.start(self.now)
+        for cid in cids:
+            self.contexts[cid].active = True
+
+    def deactivate(self, cids: Iterable[int] | None = None) -> None:
+        """Deactivate contexts (all by default); the last one closes the data session."""
+        for cid in self.contexts if cids is None else cids:
+            self.contexts[cid].active = False
+        if self.session_open and not any(c.active for c in self.contexts.values()):
+            self.session_open = False
+            report = self.meter.take(self.now)
+            if self.carrier.traffic is not None and report and (report.up or report.down):
+                answer = self.carrier.report_traffic(self.card.iccid, report.up, report.down)
+                self.meter.settle(report, answer)
+            self.meter.stop()
+            if not self.carrier.close_session(self.card.iccid).reached:
+                logger.info("the network did not answer the end of the data session")
+
+    def end_session_by_network(self) -> None:
+        """The network ended the data session: every context drops, with `+CGEV` URCs."""
+        for cid, context in sorted(self.contexts.items()):
+            if context.active:
+                context.active = False
+                if self.cgerep:
+                    self.urcs.append(f"+CGEV: NW PDN DEACT {cid}")
+        self.session_open = False
+        self.meter.stop()
 
     def registered(self) -> bool:
         """True when registered (home or roaming) and attached for packet data."""
         return self.ps_stat() in REGISTERED
 
     def pdp_address(self, cid: int) -> str:
-        """The address the network gives context `cid` (fixed, for reproducible tests)."""
-        return f"10.64.{cid // 256}.{cid % 256 + 1}"
+        """The address the network gives the SIM, else a fixed one per context."""
+        return self.carrier.address(self.card.iccid) or f"10.64.{cid // 256}.{cid % 256 + 1}"

@@ -124,7 +124,12 @@ def test_bad_card_file_exits_2_and_is_kept(
         ["serve", "--link", "x", "--drop", "0.6", "--garble", "0.6"],
         ["serve", "--link", "x", "--delay", "-1"],
         ["serve", "--link", "x", "--imei", "12345"],
-        ["serve", "--link", "x", "--emulator", "http://localhost"],
+        ["serve", "--link", "x", "--emulator", "ftp://localhost"],
+        ["serve", "--link", "x", "--emulator", "http://u:p@localhost"],
+        ["serve", "--link", "x", "--emulator", "http://localhost", "--attach", "home"],
+        ["serve", "--link", "x", "--traffic-rate", "-5"],
+        ["serve", "--link", "x", "--traffic-rate", "1/2/3"],
+        ["serve", "--link", "x", "--traffic-interval", "0"],
     ],
 )
 def test_bad_arguments_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
