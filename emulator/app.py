@@ -10,7 +10,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from emulator.api import control, network, sakura_gateways, sakura_sims, sakura_switches
+from emulator.api import (
+    control,
+    devices,
+    network,
+    sakura_gateways,
+    sakura_sims,
+    sakura_switches,
+)
 from emulator.api.common import error_response, install_error_handlers
 from emulator.backend import Backend
 from emulator.errors import EmulatorError
@@ -85,8 +92,9 @@ def create_app(
     app.state.backend = backend
     app.state.credentials = creds
     app.state.tariff_path = tariff_path
+    app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
-    for module in (sakura_sims, sakura_switches, sakura_gateways, network, control):
+    for module in (sakura_sims, sakura_switches, sakura_gateways, network, control, devices):
         app.include_router(module.router)
     app.add_middleware(FaultMiddleware, faults=backend.faults)
     return app

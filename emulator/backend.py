@@ -9,6 +9,7 @@ from emulator.clock import VirtualClock
 from emulator.models.account import AccountModel
 from emulator.models.cards import CardFactory
 from emulator.models.credentials import DeviceTokens
+from emulator.models.devices import DeviceReports
 from emulator.models.events import EventLog
 from emulator.models.faults import FaultInjector
 from emulator.models.gateways import GatewayModel
@@ -32,6 +33,7 @@ class Backend:
         self.network = Network(self.store, self.clock)
         self.events = EventLog(self.store)
         self.device_tokens = DeviceTokens(self.store)
+        self.devices = DeviceReports(self.store, self.clock)
         self.faults = FaultInjector()
 
     def reset(self) -> None:
@@ -40,6 +42,7 @@ class Backend:
         self.store.reset()
         self.clock.follow_wall_clock()
         self.faults.clear()
+        self.sims.notify()
 
     def close(self) -> None:
         """Close the database."""

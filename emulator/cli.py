@@ -68,7 +68,39 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--json", action="store_true", help="print the URLs and credentials as one JSON line"
     )
+    serve.add_argument(
+        "--mosquitto-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with an external mosquitto: keep its password, ACL and config files in DIR "
+        "in step with the registered SIMs (see mosquitto-config)",
+    )
+    serve.add_argument(
+        "--mosquitto-pid-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="send SIGHUP to the pid in FILE after rewriting the files (mosquitto reloads)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    config = sub.add_parser(
+        "mosquitto-config",
+        help="write a mosquitto password file, ACL and config for the emulator's SIMs",
+        description="Write DIR/passwords (PBKDF2 hashes of each registered SIM's device token "
+        "and of the emulator's own login), DIR/acl (each device its own topic root) and "
+        "DIR/mosquitto.conf; run mosquitto -c DIR/mosquitto.conf, and rerun this (or serve "
+        "with --mosquitto-dir) after SIMs are registered or deleted, then SIGHUP mosquitto.",
+    )
+    config.add_argument("--db", type=Path, default=None, help="the emulator's SQLite file")
+    config.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    config.add_argument(
+        "--listen",
+        default="127.0.0.1:1883",
+        metavar="HOST:PORT",
+        help="the listener written into mosquitto.conf (default 127.0.0.1:1883)",
+    )
+    config.add_argument("--json", action="store_true", help="print the file paths as JSON")
     return parser
 
 
@@ -95,7 +127,52 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
+    if args.command == "mosquitto-config":
+        return mosquitto_config(args)
     return serve(args)
+
+
+def mosquitto_config(args: argparse.Namespace) -> int:
+    """`simgate emulator mosquitto-config`: write the broker's files and exit."""
+    from emulator.backend import Backend
+    from emulator.mosquitto import write_files
+
+    try:
+        listen = parse_http(args.listen)
+    except EmulatorError as exc:
+        print(f"simgate emulator: {exc.message.replace('--http', '--listen')}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    db_path: Path = args.db or _default_db()
+    if not db_path.exists():
+        print(f"simgate emulator: no emulator database at {db_path}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        backend = Backend(db_path)
+    except Exception as exc:  # sqlite3.Error, OSError
+        print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        files = write_files(backend, args.out, host=listen.host, port=listen.port)
+    except OSError as exc:
+        print(f"simgate emulator: cannot write to {args.out}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    finally:
+        backend.close()
+    info = {
+        "passwords": str(files.passwords),
+        "acl": str(files.acl),
+        "config": str(files.config),
+        "devices": files.users,
+    }
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print(
+            f"wrote {files.users} device login(s) and the emulator's to {files.passwords}\n"
+            f"ACL: {files.acl}\nconfig: {files.config}\n"
+            f"run: mosquitto -c {files.config}   (after changes: kill -HUP <mosquitto pid>)"
+        )
+    return ExitCode.OK
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -139,9 +216,17 @@ def serve(args: argparse.Namespace) -> int:
         return ExitCode.UNREACHABLE
     port = sock.getsockname()[1]
     app = create_app(db_path, args.tariff, credentials=creds, backend=backend)
-    broker = EmbeddedBroker(mqtt.host, mqtt.port) if mqtt.embedded else None
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("amqtt").setLevel(logging.WARNING)
+    broker = EmbeddedBroker(mqtt.host, mqtt.port, backend) if mqtt.embedded else None
+    try:
+        external = None if mqtt.embedded else _external_ingest(args, mqtt, backend)
+    except OSError as exc:
+        sock.close()
+        backend.close()
+        print(f"simgate emulator: cannot write the mosquitto files: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    app.state.mqtt = broker or external
 
     async def run() -> int:
         if broker is not None:
@@ -153,6 +238,8 @@ def serve(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return ExitCode.UNREACHABLE
+        if external is not None:
+            external.start()
         host = http.host if ":" not in http.host else f"[{http.host}]"
         base = f"http://{host}:{port}"
         info = {
@@ -183,6 +270,8 @@ def serve(args: argparse.Namespace) -> int:
         finally:
             if broker is not None:
                 await broker.stop()
+            if external is not None:
+                await asyncio.to_thread(external.stop)
         return ExitCode.OK
 
     try:
@@ -192,6 +281,26 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         backend.close()
+
+
+def _external_ingest(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
+    """The ingest client for `--mqtt mqtt://...`, with the mosquitto files kept in step
+    when `--mosquitto-dir` is given."""
+    from emulator.models.credentials import ingest_login
+    from emulator.mosquitto import MosquittoSync
+    from emulator.mqtt_client import ExternalIngest
+
+    if args.mosquitto_dir is not None:
+        sync = MosquittoSync(
+            backend,
+            args.mosquitto_dir,
+            host=mqtt.host,
+            port=mqtt.port,
+            pid_file=args.mosquitto_pid_file,
+        )
+        sync.sync()
+        backend.sims.on_change(sync.sync)
+    return ExternalIngest(mqtt, backend.devices, ingest_login(backend.store))
 
 
 class _Server(uvicorn.Server):

@@ -133,6 +133,27 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     line TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS device_reports (
+    iccid TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sim_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (iccid, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_state (
+    iccid TEXT PRIMARY KEY,
+    online INTEGER,
+    status_at TEXT,
+    state_seq INTEGER,
+    state_at TEXT,
+    sim_state TEXT,
+    pin_retries INTEGER,
+    puk_retries INTEGER,
+    pin_enabled INTEGER,
+    state TEXT,
+    updated_at TEXT NOT NULL
+);
 INSERT OR IGNORE INTO account (id) VALUES (1);
 """
 
@@ -149,6 +170,8 @@ RESET_TABLES = (
     "notifications",
     "invoice_status",
     "events",
+    "device_reports",
+    "device_state",
 )
 
 

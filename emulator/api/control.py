@@ -216,13 +216,6 @@ async def device_token(iccid: Iccid, backend: BackendDep) -> TokenOut:
     return TokenOut(iccid=iccid, token=backend.device_tokens.token_for(sim))
 
 
-@router.get("/sims/{iccid}/reports", response_model=list[dict[str, Any]])
-async def device_reports(iccid: Iccid, backend: BackendDep) -> list[dict[str, Any]]:
-    """Usage reports accepted from the device over MQTT (ingestion comes later: none yet)."""
-    _registered(backend, iccid)
-    return []
-
-
 @router.get(
     "/events",
     response_class=Response,

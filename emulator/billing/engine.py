@@ -53,6 +53,7 @@ class Pricer:
     """Prices the months of one set of books."""
 
     def __init__(self, books: Books) -> None:
+        books.use_device_usage()
         self.books = books
         self.tariff = books.tariff
         self.schedule = build_schedule(books.lifecycle, books.calendar)

@@ -132,6 +132,12 @@ SCHEMA: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     # additions: outage (002 §43 credit) and SMS cancellation notice (001 §74)
     "outage": ({"subject": _identifier}, {"hours": _hours, "end": _timestamp_text}),
     "sms_cancelled": ({"kind": _one_of(*SMS_KINDS)}, {}),
+    # addition: usage a device reported over MQTT (its own count, not the network's); billed,
+    # marked estimated, only for a SIM and month without network-measured traffic
+    "device_usage": (
+        {"iccid": _identifier, "up": _count, "down": _count},
+        {"seq": _count, "start": _timestamp_text, "end": _timestamp_text},
+    ),
 }
 ENDING_TYPES = frozenset(
     {"sim_deleted", "gateway_deleted", "device_unregistered", "option_cleared", "project_deleted"}

@@ -39,10 +39,12 @@ class Line:
     amount: int
     clause: str
     reason: str
+    estimated: bool = False
+    """True when the quantity comes from device reports, not the network's measurement."""
 
     def to_json(self) -> dict[str, object]:
-        """The contract's line object, plus ``reason``."""
-        return {
+        """The contract's line object, plus ``reason`` (and ``estimated: true`` if so)."""
+        doc: dict[str, object] = {
             "item": self.item,
             "subject": self.subject,
             "quantity": self.quantity,
@@ -51,6 +53,9 @@ class Line:
             "clause": self.clause,
             "reason": self.reason,
         }
+        if self.estimated:
+            doc["estimated"] = True
+        return doc
 
 
 def make_line(
@@ -62,10 +67,11 @@ def make_line(
     reason: str,
     *,
     per: int = 1,
+    estimated: bool = False,
 ) -> Line:
     """A line whose amount is floor(quantity × unit_price / per), rounded once."""
     amount = math.floor(quantity * unit_price / per)
-    return Line(item, subject, quantity, unit_price, amount, clause, reason)
+    return Line(item, subject, quantity, unit_price, amount, clause, reason, estimated)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,11 @@ class Books:
         self.tariff = tariff
         self.calendar = Calendar(tariff.zone, tariff.month_boundary_grace)
         self.traffic: dict[Month, dict[str, Usage]] = {}
+        # device-reported usage (`device_usage`), kept apart until `use_device_usage`
+        self.device_traffic: dict[Month, dict[str, Usage]] = {}
+        self.estimated: set[tuple[Month, str]] = set()
+        """(month, ICCID) whose traffic comes from device reports only."""
+        self._device_usage_applied = False
         self.platform: dict[Month, dict[str, Usage]] = {}
         # month -> (kind, subject) -> [sent, delivered, first_at]
         self.sms: dict[Month, dict[tuple[str, str], Usage]] = {}
@@ -82,6 +87,10 @@ class Books:
                 _accumulate(
                     self.platform.setdefault(month, {}), fields["iccid"], fields["messages"], at
                 )
+        elif kind == "device_usage":
+            volume = fields["up"] + fields["down"]
+            if volume > 0:
+                _accumulate(self.device_traffic.setdefault(month, {}), fields["iccid"], volume, at)
         elif kind == "sms_sent":
             key = (fields["kind"], str(fields.get("iccid", "account")))
             usage = self.sms.setdefault(month, {}).get(key)
@@ -97,6 +106,25 @@ class Books:
             self.outages.append(event)
         else:
             self.lifecycle.append(event)
+
+    def use_device_usage(self) -> None:
+        """Fill each SIM-month without network-measured traffic from the device's reports.
+
+        Service rules §1.3.3 bill the network's measurement; a SIM seen only through its
+        own reports (a real modem on a real network) is billed from them, and the
+        (month, ICCID) goes to `estimated` so its lines can say so. Idempotent; call it
+        once every event is in (the `Pricer` does).
+        """
+        if self._device_usage_applied:
+            return
+        self._device_usage_applied = True
+        for month, per_sim in self.device_traffic.items():
+            for iccid, usage in per_sim.items():
+                network = self.traffic.get(month)
+                if network is not None and iccid in network:
+                    continue
+                self.traffic.setdefault(month, {})[iccid] = list(usage)
+                self.estimated.add((month, iccid))
 
     def communicated(self, iccid: str, month: Month) -> Usage | None:
         """The SIM's traffic in the month, if it communicated."""

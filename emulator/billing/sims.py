@@ -3,6 +3,8 @@
 Decisions (service rules §1.3):
 - basic fee in month M = (registration periods overlapping M) × price, if the ICCID
   communicated at any time in M; else nothing.
+- a SIM-month with no network-measured traffic but with device reports (`device_usage`)
+  is billed from those reports, and its lines are marked estimated (`Books.estimated`).
 - line maintenance fee arises in the 12th month of a silent window, if the SIM is still
   registered at the end of that month; the window starts at the registration month, or at
   the month after the last communication; a further fee every 12 more silent months. A SIM
@@ -23,6 +25,7 @@ from emulator.billing.periods import Period, Schedule
 TRANSITION_MONTH: Month = 2022 * 12 + 7
 """2022-08: SIMs registered before it count their first silent window from it."""
 BYTES_PER_MB = 1_000_000
+ESTIMATED = "estimated: no network measurement this month, so the device's own reports count"
 
 
 def _times(count: int) -> str:
@@ -108,10 +111,15 @@ class SimCharges:
                 continue
             count = sum(1 for period in periods if period.overlaps(month))
             if count:
+                estimated = (month, iccid) in self.books.estimated
                 reason = f"communicated on {local(usage[1])}"
+                if estimated:
+                    reason += f" ({ESTIMATED})"
                 if count > 1:
                     reason += f"; registered {_times(count)} this month"
-                yield make_line("sim_basic", iccid, count, price, "001 §36", reason)
+                yield make_line(
+                    "sim_basic", iccid, count, price, "001 §36", reason, estimated=estimated
+                )
 
     def _line_maintenance(self, month: Month) -> Iterator[Line]:
         price = self.prices["line_maintenance"]
@@ -139,11 +147,25 @@ class SimCharges:
         price = self.prices["data_per_mb"]
         plan = self.books.tariff.data_plan
         when = month_str(month)
+        estimated = {iccid for iccid in traffic if (month, iccid) in self.books.estimated}
         if plan.kind == "per_volume":
             for iccid, usage in traffic.items():
                 volume: int = usage[0]
-                reason = f"{volume:,} bytes up + down measured by the network in {when}"
-                yield make_line("data", iccid, volume, price, "001 §38.1", reason, per=BYTES_PER_MB)
+                if iccid in estimated:
+                    reason = f"{volume:,} bytes up + down reported by the device in {when}; "
+                    reason += ESTIMATED
+                else:
+                    reason = f"{volume:,} bytes up + down measured by the network in {when}"
+                yield make_line(
+                    "data",
+                    iccid,
+                    volume,
+                    price,
+                    "001 §38.1",
+                    reason,
+                    per=BYTES_PER_MB,
+                    estimated=iccid in estimated,
+                )
             return
         total: int = sum(usage[0] for usage in traffic.values())
         if any(p.overlaps(month) for ps in self.schedule.sims.values() for p in ps):
@@ -154,4 +176,15 @@ class SimCharges:
             yield make_line("data_plan", "account", 1, plan.monthly_fee, "001 §38.2", reason)
         over = max(0, total - plan.included_bytes)
         reason = f"{over:,} bytes over the plan's {plan.included_bytes:,} included bytes"
-        yield make_line("data", "overage", over, price, "001 §38.2", reason, per=BYTES_PER_MB)
+        if estimated:
+            reason += f"; {len(estimated)} SIM(s) counted from device reports: {ESTIMATED}"
+        yield make_line(
+            "data",
+            "overage",
+            over,
+            price,
+            "001 §38.2",
+            reason,
+            per=BYTES_PER_MB,
+            estimated=bool(estimated),
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from emulator.errors import BadRequest
 from emulator.models.sims import Sim
@@ -70,3 +70,31 @@ class DeviceTokens:
     def verify(self, sim: Sim, token: str) -> bool:
         """True when `token` is the SIM's current device token."""
         return hmac.compare_digest(self.token_for(sim), token)
+
+
+INGEST_USERNAME = "simgate-emulator"
+"""The MQTT username of the emulator's own ingest client (never an ICCID)."""
+
+
+@dataclass(frozen=True)
+class MqttLogin:
+    """An MQTT username and password; the password is kept out of `repr`."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def matches(self, username: str | None, password: str | None) -> bool:
+        """Constant-time check of a presented login."""
+        same_user = hmac.compare_digest((username or "").encode(), self.username.encode())
+        same_password = hmac.compare_digest((password or "").encode(), self.password.encode())
+        return same_user and same_password
+
+
+def ingest_login(store: Store) -> MqttLogin:
+    """The emulator's own MQTT login: made once, kept in the database (never logged)."""
+    with store.transaction() as db:
+        password = db.meta_get("mqtt_ingest_password")
+        if password is None:
+            password = secrets.token_urlsafe(24)
+            db.meta_set("mqtt_ingest_password", password)
+    return MqttLogin(INGEST_USERNAME, password)

@@ -24,6 +24,7 @@ EventType = Literal[
     "option_set",
     "option_cleared",
     "payment",
+    "device_usage",
 ]
 Option = Literal["ip", "device_lock", "dns"]
 

@@ -7,6 +7,8 @@ Registration and options write the billing event log in the same transaction.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +28,8 @@ from emulator.models.common import (
     loads_list,
 )
 from emulator.store import Store, Tx
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OPERATORS: list[dict[str, Any]] = [
     {"allow": True, "country_code": "JP", "name": "KDDI"},
@@ -131,6 +135,20 @@ class SimModel:
     def __init__(self, store: Store, clock: VirtualClock) -> None:
         self._store = store
         self._clock = clock
+        self._listeners: list[Callable[[], object]] = []
+
+    def on_change(self, listener: Callable[[], object]) -> None:
+        """Call `listener()` after a SIM is registered or deleted (e.g. to rewrite a
+        broker's password file: device tokens belong to registrations)."""
+        self._listeners.append(listener)
+
+    def notify(self) -> None:
+        """Tell the listeners that the set of registered SIMs changed."""
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a listener of SIM registrations failed")
 
     def register(
         self,
@@ -187,7 +205,9 @@ class SimModel:
             )
             account.form_contract(db, now)
             events.append(db, now, "sim_registered", iccid=iccid)
-            return load(db, sim_id)
+            sim = load(db, sim_id)
+        self.notify()
+        return sim
 
     def get(self, sim_id: str) -> Sim:
         """One SIM."""
@@ -248,7 +268,8 @@ class SimModel:
             sessions.end_session(db, now, sim_id, "sim_deleted", detach=True)
             db.execute("DELETE FROM sims WHERE id = ?", (sim_id,))
             events.append(db, now, "sim_deleted", iccid=sim.iccid)
-            return sim
+        self.notify()
+        return sim
 
     def set_activated(self, sim_id: str, activated: bool) -> Sim:
         """Activate or deactivate; a deactivated SIM is refused by the network and its

@@ -60,3 +60,9 @@ def usable(
     if power:
         backend.gateways.set_power("is1a", gw.id, True)
     return Setup(backend.sims.get(sim.id), backend.gateways.get("is1a", gw.id), sw)
+
+
+# A real mosquitto for the MQTT ingest tests (fails instead of skipping when CI=true).
+from tests.mqtt_broker import mosquitto, mosquitto_factory  # noqa: E402
+
+__all__ = ["mosquitto", "mosquitto_factory"]

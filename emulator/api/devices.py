@@ -1,0 +1,77 @@
+"""The steering API's view of devices (`/_emulator/sims/{iccid}`, `.../reports`) and of
+the MQTT ingest (`/_emulator/mqtt`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel
+
+from emulator.api.common import BackendDep
+from emulator.api.sakura_schemas import SakuraError
+
+Iccid = Annotated[str, Path(pattern=r"^\d{18,22}$", description="18 to 22 digits")]
+
+router = APIRouter(
+    prefix="/_emulator",
+    tags=["emulator: devices"],
+    responses={code: {"model": SakuraError} for code in (400, 404)},
+)
+
+
+class DeviceOut(BaseModel):
+    """What the emulator learnt from the device's reports (contracts §3)."""
+
+    iccid: str
+    registered: bool
+    sim_id: str | None
+    online: bool | None
+    status_at: str | None
+    sim_state: str | None
+    pin_retries: int | None
+    puk_retries: int | None
+    pin_enabled: bool | None
+    state_seq: int | None
+    state_at: str | None
+    state: dict[str, Any] | None
+    updated_at: str | None
+    reports: int
+    last_seq: int | None
+    bytes_up: int
+    bytes_down: int
+
+
+@router.get("/sims/{iccid}", response_model=DeviceOut)
+async def device(iccid: Iccid, backend: BackendDep) -> DeviceOut:
+    """The card's lock state (`sim_state`: `READY`, `SIM PIN`, `SIM PUK`, `BLOCKED`, ...;
+    tries left) and online status as the device last reported them, its latest `state`
+    report, and the usage reports stored for it."""
+    view = backend.devices.view(iccid)
+    return DeviceOut(registered=view.sim_id is not None, **view.__dict__)
+
+
+@router.get("/sims/{iccid}/reports", response_model=list[dict[str, Any]])
+async def device_reports(iccid: Iccid, backend: BackendDep) -> list[dict[str, Any]]:
+    """The `usage` payloads stored for the SIM, each once, in `seq` order."""
+    return backend.devices.reports(iccid)
+
+
+class MqttOut(BaseModel):
+    """The MQTT side: broker URL, whether ingest is up, and what it decided so far."""
+
+    url: str | None
+    embedded: bool | None
+    connected: bool
+    ingest: dict[str, int]
+
+
+@router.get("/mqtt", response_model=MqttOut)
+async def mqtt(request: Request) -> MqttOut:
+    """Ingest status (counts since the emulator started: `stored`, `duplicate`,
+    `ignored`, `rejected`, `batches`, `failures`)."""
+    source = getattr(request.app.state, "mqtt", None)
+    if source is None:
+        return MqttOut(url=None, embedded=None, connected=False, ingest={})
+    status: dict[str, Any] = source.status()
+    return MqttOut(**status)

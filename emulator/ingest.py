@@ -1,0 +1,154 @@
+"""The ingest writer of the embedded broker: one thread that stores device messages in
+batches (group commit).
+
+The embedded broker's gate hands each device message to `BatchWriter.store` and lets amqtt
+acknowledge it only when the batch holding it is committed (SQLite WAL,
+`synchronous=FULL`). Messages that arrive while a batch is being written form the next
+batch, so an fsync is shared by everything in flight: one transaction per batch, not per
+message. Outcomes come back in submission order. (The external broker's client batches
+the same way on its own thread: `mqtt_client`.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from emulator.models.devices import DeviceReports, Incoming, Outcome, Verdict
+
+log = logging.getLogger(__name__)
+
+Result = Outcome | BaseException
+Done = Callable[[Result], None]
+DEFAULT_MAX_BATCH: Final = 1000
+
+
+class IngestError(RuntimeError):
+    """A message could not be stored (database failure, or the writer is stopped)."""
+
+
+@dataclass
+class IngestCounts:
+    """How many messages got each verdict, and how many batches were written."""
+
+    verdicts: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
+    batches: int = 0
+    failures: int = 0
+
+    @property
+    def stored(self) -> int:
+        """Messages that changed the books (new usage, changed state or status)."""
+        return self.verdicts[Verdict.STORED]
+
+    def to_dict(self) -> dict[str, int]:
+        """`{"stored", "duplicate", "ignored", "rejected", "batches", "failures"}`."""
+        counts = {verdict.value: count for verdict, count in self.verdicts.items()}
+        return {**counts, "batches": self.batches, "failures": self.failures}
+
+
+class BatchWriter:
+    """Stores `Incoming` messages through `DeviceReports.ingest` on its own thread."""
+
+    def __init__(self, devices: DeviceReports, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        self._devices = devices
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Incoming, Done] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.counts = IngestCounts()
+
+    @property
+    def running(self) -> bool:
+        """True between `start()` and `stop()`."""
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Start the writer thread (idempotent)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="simgate-ingest-writer", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store everything already submitted, then end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("MQTT ingest: the writer did not finish within %.0f s", timeout)
+
+    def submit(self, message: Incoming, done: Done) -> None:
+        """Queue a message; `done(outcome)` (or `done(exception)`) is called on the writer
+        thread once its batch is committed (or failed)."""
+        if self._thread is None:
+            done(IngestError("the ingest writer is not running"))
+            return
+        self._queue.put((message, done))
+
+    async def store(self, message: Incoming) -> Outcome:
+        """`submit` from asyncio: the outcome once the message is durably decided.
+
+        Raises `IngestError` when it could not be stored."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+
+        def settle(result: Result) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        def done(result: Result) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(settle, result)
+
+        self.submit(message, done)
+        result = await future
+        if isinstance(result, BaseException):
+            raise IngestError(str(result)) from result
+        return result
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[Incoming, Done]]) -> None:
+        results: list[Result]
+        try:
+            outcomes = self._devices.ingest([message for message, _ in batch])
+        except Exception as exc:  # sqlite3.Error, OSError: nothing of the batch was kept
+            log.error("MQTT ingest: could not store %d message(s): %s", len(batch), exc)
+            self.counts.failures += len(batch)
+            results = [exc] * len(batch)
+        else:
+            self.counts.batches += 1
+            for outcome in outcomes:
+                self.counts.verdicts[outcome.verdict] += 1
+            results = list(outcomes)
+        for (_, done), result in zip(batch, results, strict=True):
+            try:
+                done(result)
+            except Exception:
+                log.exception("MQTT ingest: an acknowledgement callback failed")

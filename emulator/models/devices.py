@@ -1,0 +1,380 @@
+"""What devices tell the cloud over MQTT (contracts §3): usage, state and status.
+
+Free of MQTT: a broker adapter hands `DeviceReports.ingest` a batch of `Incoming`
+messages and gets one `Outcome` each, all decided in one transaction (one fsync per batch).
+
+- **usage**: validated with the shared wire schema; stored once per `(iccid, seq)` (the
+  primary key, safety rule 3): a repeat is acknowledged and ignored. Each stored report
+  appends a `device_usage` event to the billing log in the same transaction (at the
+  report's `end`: the month its measurement closed).
+- **state** (retained): what the emulator knows of the card (service rules §1.2: the lock
+  state comes from device reports): `sim.state`, PIN/PUK tries left, PIN lock on/off.
+- **status** (retained): `"online"`/`"offline"` (the broker's will says offline).
+
+Bad input (safety rule 4) changes nothing: malformed or oversized JSON, wrong types, a
+payload whose `iccid` is not the topic's, an unregistered or deleted SIM give an
+`ErrorReport` for the device's `errors` topic. Lock and status changes go to the SIM's
+session log (`SIM_STATE`, `DEVICE_ONLINE`, `DEVICE_OFFLINE`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from emulator.clock import VirtualClock, iso_utc
+from emulator.errors import NotFound
+from emulator.models import events, sessions
+from emulator.models.sims import Sim, find_by_iccid
+from emulator.store import Store, Tx
+from simgate import wire
+from simgate.wire import ErrorReport, Leaf, StateReport, UsageReport, WireError
+
+log = logging.getLogger(__name__)
+
+ONLINE = "DEVICE_ONLINE"
+OFFLINE = "DEVICE_OFFLINE"
+SIM_STATE = "SIM_STATE"
+_MAX_STATE_TEXT = 32
+_MAX_TRIES = 99
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One MQTT message as the broker delivered it."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+
+
+class Verdict(StrEnum):
+    """What became of a message."""
+
+    STORED = "stored"
+    """A new usage report, or a state or status that changed what the emulator knows."""
+    DUPLICATE = "duplicate"
+    """Already known (a repeated `seq`, a redelivered retained state): acknowledged."""
+    IGNORED = "ignored"
+    """Not a device report (another topic, a cleared retained message)."""
+    REJECTED = "rejected"
+    """Bad input: nothing changed; `error` says why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict on one message, and the `errors` message to send back, if any."""
+
+    verdict: Verdict
+    iccid: str | None = None
+    error: ErrorReport | None = None
+
+    @property
+    def error_topic(self) -> str | None:
+        """The device's `errors` topic when there is an error to report."""
+        if self.error is None or self.iccid is None:
+            return None
+        return wire.errors_topic(self.iccid)
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """What the emulator knows of a device (`GET /_emulator/sims/{iccid}`)."""
+
+    iccid: str
+    sim_id: str | None
+    online: bool | None
+    status_at: str | None
+    sim_state: str | None
+    pin_retries: int | None
+    puk_retries: int | None
+    pin_enabled: bool | None
+    state_seq: int | None
+    state_at: str | None
+    state: dict[str, Any] | None
+    updated_at: str | None
+    reports: int
+    last_seq: int | None
+    bytes_up: int
+    bytes_down: int
+
+
+@dataclass(frozen=True)
+class _Lock:
+    """The lock fields of a state report's `sim` document."""
+
+    state: str | None
+    pin_retries: int | None
+    puk_retries: int | None
+    pin_enabled: bool | None
+
+    def describe(self) -> str:
+        tries = ", ".join(
+            f"{name} tries left {value}"
+            for name, value in (("PIN", self.pin_retries), ("PUK", self.puk_retries))
+            if value is not None
+        )
+        text = f"device reports {self.state or 'an unknown SIM state'}"
+        return f"{text} ({tries})" if tries else text
+
+
+def _reject(topic: str, iccid: str | None, seq: int | None, why: str) -> Outcome:
+    log.info("MQTT: rejected a message on %s (seq %s): %s", topic, seq, why)
+    return Outcome(Verdict.REJECTED, iccid, ErrorReport(topic[:256], seq, why[:1024]))
+
+
+def _peek_seq(payload: bytes) -> int | None:
+    """The `seq` of a payload that failed validation, if one can be read safely."""
+    if len(payload) > wire.MAX_PAYLOAD:
+        return None
+    try:
+        doc = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    seq = doc.get("seq") if isinstance(doc, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= wire.MAX_COUNT:
+        return seq
+    return None
+
+
+def _optional_int(doc: dict[str, Any], key: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_TRIES:
+        raise WireError(f"sim.{key}", f"must be an integer from 0 to {_MAX_TRIES}, or null")
+    return value
+
+
+def _lock_of(report: StateReport, iccid: str) -> _Lock:
+    sim = dict(report.sim)
+    state = sim.get("state")
+    if state is not None and (not isinstance(state, str) or not 0 < len(state) <= _MAX_STATE_TEXT):
+        raise WireError("sim.state", f"must be a string of 1 to {_MAX_STATE_TEXT} characters")
+    card = sim.get("iccid")
+    if card is not None and card != iccid:
+        raise WireError("sim.iccid", "is not the topic's ICCID (a foreign report)")
+    enabled = sim.get("pin_enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise WireError("sim.pin_enabled", "must be true, false or null")
+    return _Lock(
+        state, _optional_int(sim, "pin_retries"), _optional_int(sim, "puk_retries"), enabled
+    )
+
+
+class DeviceReports:
+    """Ingest of device messages, and what they taught the emulator."""
+
+    def __init__(self, store: Store, clock: VirtualClock) -> None:
+        self._store = store
+        self._clock = clock
+
+    # --- ingest -----------------------------------------------------------------------
+
+    def ingest(self, messages: Sequence[Incoming]) -> list[Outcome]:
+        """Decide every message, in order, in one transaction; one outcome each.
+
+        Only a database failure raises (and then nothing of the batch is kept).
+        """
+        now = self._clock.now()
+        with self._store.transaction() as db:
+            sims: dict[str, Sim | None] = {}
+            return [self._one(db, now, sims, message) for message in messages]
+
+    def _one(self, db: Tx, now: datetime, sims: dict[str, Sim | None], msg: Incoming) -> Outcome:
+        try:
+            iccid, leaf = wire.parse_topic(msg.topic)
+        except WireError:
+            return Outcome(Verdict.IGNORED)
+        if leaf in (Leaf.COMMANDS, Leaf.ERRORS):
+            return Outcome(Verdict.IGNORED, iccid)
+        if not msg.payload and leaf is not Leaf.USAGE:
+            return Outcome(Verdict.IGNORED, iccid)  # a retained message being cleared
+        if iccid not in sims:
+            sims[iccid] = find_by_iccid(db, iccid)
+        sim = sims[iccid]
+        if leaf is Leaf.USAGE:
+            return self._usage(db, now, sim, iccid, msg)
+        if sim is None:
+            return _reject(msg.topic, iccid, None, f"no registered SIM has ICCID {iccid}")
+        if leaf is Leaf.STATE:
+            return self._state(db, now, sim, msg)
+        return self._status(db, now, sim, msg)
+
+    def _usage(self, db: Tx, now: datetime, sim: Sim | None, iccid: str, msg: Incoming) -> Outcome:
+        try:
+            report = UsageReport.from_json(msg.payload)
+        except WireError as exc:
+            return _reject(msg.topic, iccid, _peek_seq(msg.payload), str(exc))
+        if report.iccid != iccid:
+            why = f"iccid: {report.iccid} is not the topic's ICCID {iccid} (a foreign report)"
+            return _reject(msg.topic, iccid, report.seq, why)
+        if sim is None:
+            why = f"no registered SIM has ICCID {iccid}: report not stored"
+            return _reject(msg.topic, iccid, report.seq, why)
+        text = report.to_json().decode()
+        cursor = db.execute(
+            "INSERT INTO device_reports (iccid, seq, sim_id, payload, received_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (iccid, seq) DO NOTHING",
+            (iccid, report.seq, sim.id, text, iso_utc(now)),
+        )
+        if cursor.rowcount == 0:
+            row = db.one(
+                "SELECT payload FROM device_reports WHERE iccid = ? AND seq = ?",
+                (iccid, report.seq),
+            )
+            if row is not None and row["payload"] != text:
+                why = f"seq {report.seq} is already stored with other content; this copy is ignored"
+                return Outcome(Verdict.DUPLICATE, iccid, ErrorReport(msg.topic, report.seq, why))
+            return Outcome(Verdict.DUPLICATE, iccid)
+        events.append(
+            db,
+            wire.parse_time(report.end),
+            "device_usage",
+            iccid=iccid,
+            up=report.up,
+            down=report.down,
+            seq=report.seq,
+            start=report.start,
+            end=report.end,
+        )
+        return Outcome(Verdict.STORED, iccid)
+
+    def _state(self, db: Tx, now: datetime, sim: Sim, msg: Incoming) -> Outcome:
+        try:
+            report = StateReport.from_json(msg.payload)
+            lock = _lock_of(report, sim.iccid)
+        except WireError as exc:
+            return _reject(msg.topic, sim.iccid, _peek_seq(msg.payload), str(exc))
+        row = db.one("SELECT * FROM device_state WHERE iccid = ?", (sim.iccid,))
+        if row is not None and row["state_seq"] is not None:
+            newer_seq = report.seq > row["state_seq"]
+            newer_time = wire.parse_time(report.at) > wire.parse_time(row["state_at"])
+            if not (newer_seq or newer_time):
+                return Outcome(Verdict.DUPLICATE, sim.iccid)
+        before = (
+            None
+            if row is None
+            else _Lock(
+                row["sim_state"],
+                row["pin_retries"],
+                row["puk_retries"],
+                None if row["pin_enabled"] is None else bool(row["pin_enabled"]),
+            )
+        )
+        self._ensure_row(db, now, sim.iccid)
+        db.execute(
+            "UPDATE device_state SET state_seq = ?, state_at = ?, sim_state = ?, "
+            "pin_retries = ?, puk_retries = ?, pin_enabled = ?, state = ?, updated_at = ? "
+            "WHERE iccid = ?",
+            (
+                report.seq,
+                report.at,
+                lock.state,
+                lock.pin_retries,
+                lock.puk_retries,
+                None if lock.pin_enabled is None else int(lock.pin_enabled),
+                report.to_json().decode(),
+                iso_utc(now),
+                sim.iccid,
+            ),
+        )
+        if before is None or (before.state, before.pin_retries, before.puk_retries) != (
+            lock.state,
+            lock.pin_retries,
+            lock.puk_retries,
+        ):
+            sessions.log(db, now, sim.id, SIM_STATE, reason=lock.describe(), imsi=sim.imsi)
+        return Outcome(Verdict.STORED, sim.iccid)
+
+    def _status(self, db: Tx, now: datetime, sim: Sim, msg: Incoming) -> Outcome:
+        try:
+            online = wire.parse_status(msg.payload)
+        except WireError as exc:
+            return _reject(msg.topic, sim.iccid, None, str(exc))
+        row = db.one("SELECT online FROM device_state WHERE iccid = ?", (sim.iccid,))
+        if row is not None and row["online"] is not None and bool(row["online"]) == online:
+            return Outcome(Verdict.DUPLICATE, sim.iccid)
+        self._ensure_row(db, now, sim.iccid)
+        db.execute(
+            "UPDATE device_state SET online = ?, status_at = ?, updated_at = ? WHERE iccid = ?",
+            (int(online), iso_utc(now), iso_utc(now), sim.iccid),
+        )
+        reason = (
+            "the device said online" if online else "the device (or its last will) said offline"
+        )
+        sessions.log(db, now, sim.id, ONLINE if online else OFFLINE, reason=reason, imsi=sim.imsi)
+        return Outcome(Verdict.STORED, sim.iccid)
+
+    @staticmethod
+    def _ensure_row(db: Tx, now: datetime, iccid: str) -> None:
+        db.execute(
+            "INSERT INTO device_state (iccid, updated_at) VALUES (?, ?) "
+            "ON CONFLICT (iccid) DO NOTHING",
+            (iccid, iso_utc(now)),
+        )
+
+    # --- read side --------------------------------------------------------------------
+
+    def reports(self, iccid: str) -> list[dict[str, Any]]:
+        """The stored usage payloads of an ICCID, each once, in `seq` order.
+
+        NotFound when the ICCID is neither registered nor has any report stored.
+        """
+        with self._store.transaction() as db:
+            rows = db.all(
+                "SELECT payload FROM device_reports WHERE iccid = ? ORDER BY seq", (iccid,)
+            )
+            if not rows and find_by_iccid(db, iccid) is None:
+                raise NotFound(f"no registered SIM has ICCID {iccid}", code="not_registered")
+        return [json.loads(row["payload"]) for row in rows]
+
+    def view(self, iccid: str) -> DeviceView:
+        """What the emulator knows of the device; NotFound when it knows nothing."""
+        with self._store.transaction() as db:
+            sim = find_by_iccid(db, iccid)
+            row = db.one("SELECT * FROM device_state WHERE iccid = ?", (iccid,))
+            totals = db.one(
+                "SELECT count(*) AS n, max(seq) AS last FROM device_reports WHERE iccid = ?",
+                (iccid,),
+            )
+            volume = db.one(
+                "SELECT coalesce(sum(json_extract(payload, '$.up')), 0) AS up, "
+                "coalesce(sum(json_extract(payload, '$.down')), 0) AS down "
+                "FROM device_reports WHERE iccid = ?",
+                (iccid,),
+            )
+        count = int(totals["n"]) if totals is not None else 0
+        if sim is None and row is None and count == 0:
+            raise NotFound(
+                f"the emulator knows no device with ICCID {iccid}", code="not_registered"
+            )
+
+        def col(name: str) -> Any:
+            return None if row is None else row[name]
+
+        enabled = col("pin_enabled")
+        state = col("state")
+        return DeviceView(
+            iccid=iccid,
+            sim_id=None if sim is None else sim.id,
+            online=None if col("online") is None else bool(col("online")),
+            status_at=col("status_at"),
+            sim_state=col("sim_state"),
+            pin_retries=col("pin_retries"),
+            puk_retries=col("puk_retries"),
+            pin_enabled=None if enabled is None else bool(enabled),
+            state_seq=col("state_seq"),
+            state_at=col("state_at"),
+            state=None if state is None else json.loads(state),
+            updated_at=col("updated_at"),
+            reports=count,
+            last_seq=None if totals is None else totals["last"],
+            bytes_up=0 if volume is None else int(volume["up"]),
+            bytes_down=0 if volume is None else int(volume["down"]),
+        )

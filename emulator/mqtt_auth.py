@@ -1,0 +1,223 @@
+"""Access control and ingest for the embedded amqtt broker (amqtt 0.12 plugin API).
+
+- `DeviceAuthPlugin`: a device logs in as its ICCID with its device token; the emulator's
+  own login (`simgate-emulator`) is accepted too; anything else, anonymous included, is
+  refused at CONNECT.
+- `DeviceTopicPlugin`: a device may publish, subscribe and receive only under its own root
+  `simgate/v1/devices/{iccid}/` (like mosquitto's `pattern readwrite
+  simgate/v1/devices/%u/#`); the emulator's login may use every device topic.
+- `IngestGate`: stores a device's `usage`, `state` and `status` messages **before** the
+  broker acknowledges them. amqtt puts an incoming QoS 1 message on the session's
+  `delivered_message_queue` and sends PUBACK only once that `put` returns; the auth plugin
+  swaps that queue for a `_GatedQueue` whose `put` first waits for the ingest writer to
+  commit the message. So a PUBACK always means "stored" (or "rejected, with an `errors`
+  message"), and a crash between the two only makes the device send it again, which the
+  `(iccid, seq)` key ignores (safety rule 3). Rejected messages are acknowledged but not
+  passed on (nor retained) by the broker.
+
+The plugins reach the gate through their `Config` (amqtt builds each plugin's dataclass
+`Config` from the broker config, which `EmbeddedBroker` fills in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+
+from emulator.backend import Backend
+from emulator.ingest import BatchWriter
+from emulator.models.credentials import MqttLogin
+from emulator.models.devices import Incoming, Outcome, Verdict
+from emulator.models.sims import find_by_iccid
+from simgate import wire
+from simgate.wire import Leaf, WireError
+
+log = logging.getLogger(__name__)
+
+_INGESTED = (Leaf.USAGE, Leaf.STATE, Leaf.STATUS)
+
+
+class IngestGate:
+    """Who may log in, which topics each login may use, and ingest before PUBACK."""
+
+    def __init__(self, backend: Backend, writer: BatchWriter, login: MqttLogin) -> None:
+        self.backend = backend
+        self.writer = writer
+        self.login = login
+        self.broker: Any = None
+        """The amqtt `Broker` (set once it exists): used to publish `errors` messages."""
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- who and where ------------------------------------------------------------------
+
+    def authenticate(self, username: str | None, password: str | None) -> bool:
+        """True for the emulator's login or a registered SIM's ICCID with its token."""
+        if username == self.login.username:
+            return self.login.matches(username, password)
+        try:
+            iccid = wire.check_iccid(username)
+        except WireError:
+            return False
+        with self.backend.store.transaction() as db:
+            sim = find_by_iccid(db, iccid)
+        return sim is not None and self.backend.device_tokens.verify(sim, password or "")
+
+    def allowed(self, username: str | None, topic: str | None) -> bool:
+        """May this login use this topic (or topic filter)?"""
+        if username is None or not topic:
+            return False
+        if username == self.login.username:
+            return topic == wire.TOPIC_PREFIX or topic.startswith(wire.TOPIC_PREFIX + "/")
+        try:
+            root = wire.topic_root(username)
+        except WireError:
+            return False
+        return topic == root or topic.startswith(root + "/")
+
+    # --- ingest -------------------------------------------------------------------------
+
+    async def admit(self, username: str | None, message: Any) -> bool:
+        """Store a device's own report before it is acknowledged; False drops it."""
+        topic = message.topic
+        try:
+            iccid, leaf = wire.parse_topic(topic)
+        except WireError:
+            return True  # not a device topic: the topic plugin decides
+        if iccid != username or leaf not in _INGESTED:
+            return True  # another device's root is refused by the topic plugin
+        packet = message.publish_packet
+        retain = bool(packet.retain_flag) if packet is not None else False
+        outcome = await self.writer.store(Incoming(topic, bytes(message.data or b""), retain))
+        if outcome.error is not None:
+            await self.report_error(outcome)
+        return outcome.verdict is not Verdict.REJECTED
+
+    def admit_later(self, username: str | None, message: Any, forward: Any) -> None:
+        """QoS 0 has no acknowledgement to hold back: ingest in the background."""
+
+        async def run() -> None:
+            if await self.admit(username, message):
+                forward(message)
+
+        task = asyncio.ensure_future(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def admit_will(self, message: Any) -> None:
+        """A retained `status` the broker set itself (a device's last will, which amqtt
+        broadcasts without passing it through the session's queue): ingest it too."""
+        session = getattr(message, "source_session", None)
+        try:
+            iccid, leaf = wire.parse_topic(message.topic)
+        except WireError:
+            return
+        if leaf is not Leaf.STATUS or session is None or session.username != iccid:
+            return
+        outcome = await self.writer.store(Incoming(message.topic, bytes(message.data), True))
+        if outcome.error is not None:
+            await self.report_error(outcome)
+
+    async def report_error(self, outcome: Outcome) -> None:
+        """Publish the rejection on the device's `errors` topic (QoS 1)."""
+        topic, error = outcome.error_topic, outcome.error
+        if self.broker is None or topic is None or error is None:
+            return
+        await self.broker.internal_message_broadcast(topic, error.to_json(), 1)
+
+    async def close(self) -> None:
+        """Wait for background (QoS 0) ingests."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class _GatedQueue(asyncio.Queue[Any]):
+    """A session's queue of incoming messages that lets a message in only once the gate
+    has stored it (amqtt sends the QoS 1 PUBACK after `put` returns)."""
+
+    def __init__(self, gate: IngestGate, session: Any, previous: asyncio.Queue[Any]) -> None:
+        super().__init__()
+        self._gate = gate
+        self._session = session
+        while not previous.empty():
+            super().put_nowait(previous.get_nowait())
+
+    async def put(self, item: Any) -> None:
+        """Store first (may raise `IngestError`: then no PUBACK), then pass it on."""
+        if await self._gate.admit(self._session.username, item):
+            super().put_nowait(item)
+
+    def put_nowait(self, item: Any) -> None:
+        """QoS 0 path: no acknowledgement waits on it."""
+        self._gate.admit_later(self._session.username, item, super().put_nowait)
+
+
+def _who(session: Any) -> str:
+    """A username fit for a log: an ICCID or the emulator's login, else a placeholder (a
+    confused client might send its token as the username)."""
+    name = session.username
+    try:
+        return wire.check_iccid(name)
+    except WireError:
+        return "a user that is not an ICCID"
+
+
+def _gate_of(config: Any) -> IngestGate:
+    gate = getattr(config, "gate", None)
+    if not isinstance(gate, IngestGate):
+        raise TypeError("the simgate MQTT plugins need an IngestGate in their config")
+    return gate
+
+
+class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
+    """Logins: ICCID + device token, or the emulator's own; installs the ingest gate."""
+
+    @dataclass
+    class Config:
+        """Plugin settings: the gate (set by `EmbeddedBroker`)."""
+
+        gate: Any = None
+
+    async def authenticate(self, *, session: Any) -> bool:
+        """Accept or refuse the CONNECT (the token is never logged)."""
+        gate = _gate_of(self.config)
+        if not gate.authenticate(session.username, session.password):
+            log.info("MQTT: refused the login of %s (unknown user or wrong token)", _who(session))
+            return False
+        session.is_anonymous = False
+        if not isinstance(session.delivered_message_queue, _GatedQueue):
+            session.delivered_message_queue = _GatedQueue(
+                gate, session, session.delivered_message_queue
+            )
+        return True
+
+    async def on_broker_retained_message(
+        self, *, client_id: str | None, retained_message: Any
+    ) -> None:
+        """Every retained message the broker stores; wills are among them."""
+        if client_id is None and retained_message.data:
+            await _gate_of(self.config).admit_will(retained_message)
+
+
+class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped
+    """Each device under its own topic root only."""
+
+    @dataclass
+    class Config:
+        """Plugin settings: the gate (set by `EmbeddedBroker`)."""
+
+        gate: Any = None
+
+    async def topic_filtering(
+        self, *, session: Any = None, topic: str | None = None, action: Any = None
+    ) -> bool:
+        """Publish, subscribe or receive: only under the login's own root."""
+        if session is None:
+            return False
+        allowed = _gate_of(self.config).allowed(session.username, topic)
+        if not allowed:
+            log.info("MQTT: %s may not %s %r", _who(session), action, topic)
+        return allowed

@@ -1,0 +1,236 @@
+"""The emulator's ingest client for an external broker (e.g. mosquitto).
+
+It logs in with the emulator's own credentials (`simgate-emulator`, password in the
+database), keeps a persistent session (`clean_session=False`, fixed client id, QoS 1
+subscriptions to `simgate/v1/devices/+/usage`, `+/state` and `+/status`), so that a broker
+configured with persistence queues device messages while the emulator is down, and
+acknowledges each message (manual PUBACK) only once it is committed to SQLite. A message
+whose PUBACK never went out (emulator crash, lost link, database failure) is sent again by
+the broker, and the `(iccid, seq)` key ignores the repeat: exactly once.
+
+One thread does everything: it runs paho-mqtt's network loop itself, reads every message
+that is ready (the broker may have up to `max_inflight_messages` un-acknowledged), stores
+them in one transaction (one fsync for the batch), then acknowledges them in arrival
+order on the same connection and goes back to reading. No hand-over between threads,
+and an acknowledgement can never travel on a later connection than its message.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from typing import Any, Final
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from emulator.ingest import DEFAULT_MAX_BATCH, IngestCounts
+from emulator.models.credentials import MqttLogin
+from emulator.models.devices import DeviceReports, Incoming
+from emulator.mqtt_broker import MqttSetting
+from simgate import wire
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID: Final = "simgate-emulator-ingest"
+SUBSCRIPTIONS: Final = tuple(
+    f"{wire.TOPIC_PREFIX}/+/{leaf.value}"
+    for leaf in (wire.Leaf.USAGE, wire.Leaf.STATE, wire.Leaf.STATUS)
+)
+_REFUSED_LOGIN: Final = (4, 5, 134, 135)
+_IDLE: Final = 0.1
+"""How long one network-loop turn waits for data (seconds): also how soon `stop()` acts."""
+
+
+class ExternalIngest:
+    """Subscribes to every device's reports on an external broker and stores them."""
+
+    def __init__(
+        self,
+        setting: MqttSetting,
+        devices: DeviceReports,
+        login: MqttLogin,
+        *,
+        client_id: str = CLIENT_ID,
+        keepalive: int = 30,
+        tls_context: ssl.SSLContext | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        retry: tuple[float, float] = (0.1, 5.0),
+    ) -> None:
+        self.setting = setting
+        self.login = login
+        self.counts = IngestCounts()
+        self.connects = 0
+        self._devices = devices
+        self._keepalive = keepalive
+        self._max_batch = max_batch
+        self._retry = retry
+        self._pending: list[tuple[Incoming, int, int]] = []
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=paho.MQTTv311,
+            manual_ack=True,
+        )
+        self._client.username_pw_set(login.username, login.password)
+        if tls_context is not None or setting.tls:
+            self._client.tls_set_context(tls_context or ssl.create_default_context())
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+
+    # --- control ------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the session with the broker is up and subscribed."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the session is up; False after `timeout` seconds."""
+        return self._connected.wait(timeout)
+
+    def status(self) -> dict[str, object]:
+        """For `GET /_emulator/mqtt`."""
+        return {
+            "url": self.setting.url,
+            "embedded": False,
+            "connected": self.connected,
+            "ingest": self.counts.to_dict(),
+        }
+
+    def start(self) -> None:
+        """Connect and ingest on a thread of its own (connecting is retried until it works)."""
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="simgate-mqtt-ingest")
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store and acknowledge what was read, then disconnect cleanly (the broker keeps
+        the session and queues for it)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("MQTT ingest: did not stop within %.0f s", timeout)
+
+    # --- the ingest thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay, longest = self._retry
+        wait = delay
+        while not self._stopping.is_set():
+            try:
+                self._client.connect(self.setting.host, self.setting.port, self._keepalive)
+            except (OSError, ValueError) as exc:
+                log.warning(
+                    "MQTT ingest: cannot reach %s (%s); retrying in %.1f s",
+                    self.setting.url,
+                    exc,
+                    wait,
+                )
+            else:
+                if self._serve():
+                    wait = delay
+            self._connected.clear()
+            if self._stopping.wait(wait):
+                break
+            wait = min(wait * 2, longest)
+        self._client.disconnect()
+
+    def _serve(self) -> bool:
+        """Read, store, acknowledge until the connection ends or `stop()`; True when a
+        session was up (so the retry delay starts afresh)."""
+        client, pending = self._client, self._pending
+        was_up = False
+        while True:
+            rc = client.loop(_IDLE)
+            while rc == paho.MQTT_ERR_SUCCESS and 0 < len(pending) < self._max_batch:
+                before = len(pending)
+                rc = client.loop(0)  # take whatever else is already here
+                if len(pending) == before:
+                    break
+            was_up |= self.connected
+            if pending and not self._flush():
+                rc = paho.MQTT_ERR_UNKNOWN
+            if self._stopping.is_set():
+                client.disconnect()
+                client.loop(0)  # send the DISCONNECT
+                return was_up
+            if rc != paho.MQTT_ERR_SUCCESS:
+                if was_up:
+                    log.warning("MQTT ingest: lost %s (%s); reconnecting", self.setting.url, rc)
+                client.disconnect()
+                return was_up
+
+    def _flush(self) -> bool:
+        """Store the messages read, then acknowledge them in order; False when storing
+        failed (nothing is acknowledged, and reconnecting makes the broker resend)."""
+        batch = self._pending[:]
+        self._pending.clear()
+        try:
+            outcomes = self._devices.ingest([message for message, _, _ in batch])
+        except Exception as exc:  # sqlite3.Error, OSError: nothing of the batch was kept
+            log.error(
+                "MQTT ingest: could not store %d message(s) (%s); the broker will resend them",
+                len(batch),
+                exc,
+            )
+            self.counts.failures += len(batch)
+            return False
+        self.counts.batches += 1
+        for (_, mid, qos), outcome in zip(batch, outcomes, strict=True):
+            self.counts.verdicts[outcome.verdict] += 1
+            topic, error = outcome.error_topic, outcome.error
+            if topic is not None and error is not None:
+                self._client.publish(topic, error.to_json(), qos=1)
+            if qos > 0:
+                self._client.ack(mid, qos)
+        return True
+
+    # --- paho callbacks (called from `client.loop`, on the ingest thread) --------------
+
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            hint = (
+                ": check the broker's password file (simgate emulator mosquitto-config)"
+                if getattr(reason, "value", None) in _REFUSED_LOGIN
+                else ""
+            )
+            log.error(
+                "MQTT ingest: %s refused the login of %s (%s)%s",
+                self.setting.url,
+                self.login.username,
+                reason,
+                hint,
+            )
+            return
+        result, _ = client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        if result != paho.MQTT_ERR_SUCCESS:
+            log.warning("MQTT ingest: subscribing failed (%s)", result)
+            return
+        self.connects += 1
+        self._connected.set()
+        present = bool(getattr(flags, "session_present", False))
+        log.info(
+            "MQTT ingest: connected to %s as %s (session %s)",
+            self.setting.url,
+            self.login.username,
+            "resumed" if present else "new",
+        )
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = ""
+        incoming = Incoming(topic, bytes(message.payload), bool(message.retain))
+        self._pending.append((incoming, message.mid, message.qos))
