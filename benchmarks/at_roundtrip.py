@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import serial
 
 from agent.at import commands
 from agent.modem.client import Modem
+from firmware_stubs.testing import stub_process
 
 QUERY = b"AT+CPIN?\r"
 
@@ -77,48 +76,15 @@ def gsmmodem(port: str, rounds: int) -> float:
         comms.close()
 
 
-@contextlib.contextmanager
-def stub_process(workdir: Path) -> Iterator[str]:
-    """`simgate stub serve` in a child process; yields the pty's path."""
-    card = workdir / "card.json"
-    card.write_text(
-        json.dumps(
-            {
-                "iccid": "89811000000000000004",
-                "imsi": "440101234567890",
-                "pin": "0000",
-                "puk": "12345678",
-                "pin_enabled": False,
-                "pin_retries": 3,
-                "puk_retries": 10,
-            }
-        )
-    )
-    link = workdir / "modem"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simgate.cli",
-            "stub",
-            "serve",
-            "--link",
-            str(link),
-            "--card",
-            str(card),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not link.exists():
-            if time.monotonic() > deadline or child.poll() is not None:
-                raise RuntimeError("the stub did not start")
-            time.sleep(0.02)
-        yield os.path.realpath(link)
-    finally:
-        child.terminate()
-        child.wait(10)
+CARD = {
+    "iccid": "89811000000000000004",
+    "imsi": "440101234567890",
+    "pin": "0000",
+    "puk": "12345678",
+    "pin_enabled": False,
+    "pin_retries": 3,
+    "puk_retries": 10,
+}
 
 
 def main() -> int:
@@ -138,7 +104,8 @@ def main() -> int:
         print("python-gsmmodem-new is not installed: not timed", file=sys.stderr)
 
     results: dict[str, list[float]] = {name: [] for name in contenders}
-    with tempfile.TemporaryDirectory() as tmp, stub_process(Path(tmp)) as port:
+    with tempfile.TemporaryDirectory() as tmp, stub_process(Path(tmp), CARD) as link:
+        port = os.path.realpath(link)
         for repeat in range(1, args.repeats + 1):
             for name, run in contenders.items():
                 try:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from firmware_stubs.testing import stub_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,45 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def bench_modem(tmp_path: Path) -> Iterator[Path]:
     """`simgate stub serve` in its own process, reached through a symlink like a udev name."""
-    card = tmp_path / "card.json"
-    card.write_text(
-        json.dumps(
-            {
-                "iccid": "89811000000000000004",
-                "imsi": "440101234567890",
-                "pin": "5678",
-                "puk": "11223344",
-                "pin_enabled": True,
-                "pin_retries": 3,
-                "puk_retries": 10,
-            }
-        )
-    )
-    link = tmp_path / "ttyBENCH"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simgate.cli",
-            "stub",
-            "serve",
-            "--link",
-            str(link),
-            "--card",
-            str(card),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not link.exists():
-            assert child.poll() is None, "the stub exited"
-            assert time.monotonic() < deadline, "the stub did not start"
-            time.sleep(0.02)
+    card = {
+        "iccid": "89811000000000000004",
+        "imsi": "440101234567890",
+        "pin": "5678",
+        "puk": "11223344",
+        "pin_enabled": True,
+        "pin_retries": 3,
+        "puk_retries": 10,
+    }
+    with stub_process(tmp_path, card) as link:
         yield link
-    finally:
-        child.terminate()
-        child.wait(10)
 
 
 def run_hil(*args: str) -> subprocess.CompletedProcess[str]:
