@@ -27,6 +27,7 @@ Receiver = Callable[[bytes], None]
 LostHandler = Callable[[OSError], None]
 
 READ_CHUNK = 65536
+EMPTY_READS_MEAN_HANGUP = 3
 
 
 class Transport(Protocol):
@@ -85,6 +86,7 @@ class _FdTransport:
         self._on_lost = on_lost
         self._loop = loop
         self._socket_like = not isinstance(port, serial.Serial)
+        self._empty_reads = 0
         loop.add_reader(fd, self._on_readable)
 
     def _on_readable(self) -> None:
@@ -92,13 +94,20 @@ class _FdTransport:
             data = (
                 self._port.read(READ_CHUNK) if self._socket_like else os.read(self._fd, READ_CHUNK)
             )
+        except (BlockingIOError, InterruptedError):
+            return  # a spurious wake-up of a non-blocking fd, not a lost port
         except (OSError, serial.SerialException) as exc:
             self._lose(ModemUnavailable(f"modem port {self.url} failed: {exc}"))
             return
         if data:
+            self._empty_reads = 0
             self._receiver(data)
         elif not self._socket_like:
-            self._lose(ModemUnavailable(f"modem port {self.url} was closed"))
+            # A tty in polling mode (VMIN=0, VTIME=0, as pyserial sets it) reads 0 bytes on
+            # a spurious wake-up too; a hung-up tty stays readable and does it again at once.
+            self._empty_reads += 1
+            if self._empty_reads >= EMPTY_READS_MEAN_HANGUP:
+                self._lose(ModemUnavailable(f"modem port {self.url} was closed"))
 
     def _lose(self, exc: OSError) -> None:
         self._loop.remove_reader(self._fd)
