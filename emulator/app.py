@@ -14,15 +14,21 @@ from emulator.api import (
     control,
     devices,
     network,
+    platform_control,
+    platform_files,
+    platform_messages,
+    platform_projects,
     sakura_gateways,
     sakura_sims,
     sakura_switches,
+    sms,
 )
 from emulator.api.common import error_response, install_error_handlers
 from emulator.backend import Backend
 from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
 from emulator.models.faults import FaultInjector
+from emulator.platform_dispatch import Dispatcher
 
 _STEERING = "/_emulator/"
 _FAULTABLE_STEERING = "/_emulator/network/"
@@ -67,26 +73,36 @@ def create_app(
     *,
     credentials: ApiCredentials | None = None,
     backend: Backend | None = None,
+    dispatch: bool = True,
 ) -> FastAPI:
     """The emulator app over the SQLite database at `db_path` (created if missing).
 
     `credentials` default to the pair stored in the database (made on first use); the
-    CLI passes the environment's pair. A given `backend` is used (and not closed).
+    CLI passes the environment's pair. A given `backend` is used (and not closed). With
+    `dispatch`, the platform's outbox is drained while the app runs (its lifespan).
     """
     owned = backend is None
     backend = backend or Backend(db_path)
     creds = credentials or api_credentials(backend.store, None, None)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            backend.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = Dispatcher(backend.platform, lambda: app.state.mqtt)
+        app.state.dispatcher = dispatcher
+        if dispatch:
+            await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+            if owned:
+                backend.close()
 
     app = FastAPI(
         title="simgate emulator",
         version="0.1.0",
-        summary="Sakura Cloud API 1.1 subset (Secure Mobile Connect), radio network, steering",
+        summary="Sakura Cloud API 1.1 subset (Secure Mobile Connect), Mono Platform, SMS, "
+        "radio network, steering",
         lifespan=lifespan,
     )
     app.state.backend = backend
@@ -94,7 +110,19 @@ def create_app(
     app.state.tariff_path = tariff_path
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
-    for module in (sakura_sims, sakura_switches, sakura_gateways, network, control, devices):
+    for module in (
+        sakura_sims,
+        sakura_switches,
+        sakura_gateways,
+        network,
+        control,
+        devices,
+        platform_projects,
+        platform_messages,
+        platform_files,
+        platform_control,
+        sms,
+    ):
         app.include_router(module.router)
     app.add_middleware(FaultMiddleware, faults=backend.faults)
     return app

@@ -14,7 +14,9 @@ from emulator.models.events import EventLog
 from emulator.models.faults import FaultInjector
 from emulator.models.gateways import GatewayModel
 from emulator.models.network import Network
+from emulator.models.platform.service import Platform
 from emulator.models.sims import SimModel
+from emulator.models.sms import Sms
 from emulator.models.switches import SwitchModel
 from emulator.store import Store
 
@@ -35,14 +37,18 @@ class Backend:
         self.device_tokens = DeviceTokens(self.store)
         self.devices = DeviceReports(self.store, self.clock)
         self.faults = FaultInjector()
+        self.platform = Platform(self.store, self.clock)
+        self.sms = Sms(self.store, self.clock)
+        self.devices.add_handler(self.platform.messages.handle_mqtt)
 
     def reset(self) -> None:
-        """Forget every SIM, card, gateway, switch, event and setting; keep the API
+        """Forget every SIM, card, gateway, switch, project, SMS, event and setting; keep the API
         credentials and the device-token key; the clock follows the wall clock again."""
         self.store.reset()
         self.clock.follow_wall_clock()
         self.faults.clear()
         self.sims.notify()
+        self.platform.outbox.signal.bump()
 
     def close(self) -> None:
         """Close the database."""

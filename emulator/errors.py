@@ -70,3 +70,17 @@ class ServiceUnavailable(EmulatorError):
 
     status = 503
     code = "service_unavailable"
+
+
+class PayloadTooLarge(EmulatorError):
+    """A body over a configured size limit (413); the message names the limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class TooManyRequests(EmulatorError):
+    """A rate limit was hit (429), e.g. the SMS spam-rate limit (001 §72)."""
+
+    status = 429
+    code = "too_many_requests"

@@ -6,7 +6,8 @@
 - `DeviceTopicPlugin`: a device may publish, subscribe and receive only under its own root
   `simgate/v1/devices/{iccid}/` (like mosquitto's `pattern readwrite
   simgate/v1/devices/%u/#`); the emulator's login may use every device topic.
-- `IngestGate`: stores a device's `usage`, `state` and `status` messages **before** the
+- `IngestGate`: stores a device's `usage`, `state`, `status` and `platform/up` messages
+  **before** the
   broker acknowledges them. amqtt puts an incoming QoS 1 message on the session's
   `delivered_message_queue` and sends PUBACK only once that `put` returns; the auth plugin
   swaps that queue for a `_GatedQueue` whose `put` first waits for the ingest writer to
@@ -85,9 +86,14 @@ class IngestGate:
         topic = message.topic
         try:
             iccid, leaf = wire.parse_topic(topic)
+            ingested = leaf in _INGESTED
         except WireError:
-            return True  # not a device topic: the topic plugin decides
-        if iccid != username or leaf not in _INGESTED:
+            try:
+                iccid, platform_leaf = wire.parse_platform_topic(topic)
+            except WireError:
+                return True  # not a device topic: the topic plugin decides
+            ingested = platform_leaf == wire.PLATFORM_UP
+        if iccid != username or not ingested:
             return True  # another device's root is refused by the topic plugin
         packet = message.publish_packet
         retain = bool(packet.retain_flag) if packet is not None else False
@@ -120,6 +126,12 @@ class IngestGate:
         outcome = await self.writer.store(Incoming(message.topic, bytes(message.data), True))
         if outcome.error is not None:
             await self.report_error(outcome)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish from the emulator (QoS 1), e.g. a platform message for a device."""
+        if self.broker is None:
+            raise ConnectionError("the embedded MQTT broker is not running")
+        await self.broker.internal_message_broadcast(topic, payload, 1)
 
     async def report_error(self, outcome: Outcome) -> None:
         """Publish the rejection on the device's `errors` topic (QoS 1)."""

@@ -109,6 +109,10 @@ class EmbeddedBroker:
         if self.writer.running:
             await asyncio.to_thread(self.writer.stop)
 
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish as the emulator (QoS 1); ConnectionError when the broker is stopped."""
+        await self.gate.publish(topic, payload)
+
     @property
     def url(self) -> str:
         """`mqtt://HOST:PORT`."""

@@ -2,11 +2,12 @@
 
 It logs in with the emulator's own credentials (`simgate-emulator`, password in the
 database), keeps a persistent session (`clean_session=False`, fixed client id, QoS 1
-subscriptions to `simgate/v1/devices/+/usage`, `+/state` and `+/status`), so that a broker
-configured with persistence queues device messages while the emulator is down, and
-acknowledges each message (manual PUBACK) only once it is committed to SQLite. A message
-whose PUBACK never went out (emulator crash, lost link, database failure) is sent again by
-the broker, and the `(iccid, seq)` key ignores the repeat: exactly once.
+subscriptions to `simgate/v1/devices/+/usage`, `+/state`, `+/status` and
+`+/platform/up`), so that a broker configured with persistence queues device messages
+while the emulator is down, and acknowledges each message (manual PUBACK) only once it
+is committed to SQLite. A message whose PUBACK never went out (emulator crash, lost link,
+database failure) is sent again by the broker, and the `(iccid, seq)` key ignores the
+repeat: exactly once.
 
 One thread does everything: it runs paho-mqtt's network loop itself, reads every message
 that is ready (the broker may have up to `max_inflight_messages` un-acknowledged), stores
@@ -17,6 +18,7 @@ and an acknowledgement can never travel on a later connection than its message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import threading
@@ -34,11 +36,16 @@ from simgate import wire
 log = logging.getLogger(__name__)
 
 CLIENT_ID: Final = "simgate-emulator-ingest"
-SUBSCRIPTIONS: Final = tuple(
-    f"{wire.TOPIC_PREFIX}/+/{leaf.value}"
-    for leaf in (wire.Leaf.USAGE, wire.Leaf.STATE, wire.Leaf.STATUS)
+SUBSCRIPTIONS: Final = (
+    *(
+        f"{wire.TOPIC_PREFIX}/+/{leaf.value}"
+        for leaf in (wire.Leaf.USAGE, wire.Leaf.STATE, wire.Leaf.STATUS)
+    ),
+    f"{wire.TOPIC_PREFIX}/+/{wire.PLATFORM_UP}",
 )
 _REFUSED_LOGIN: Final = (4, 5, 134, 135)
+_PUBLISH_WAIT: Final = 5.0
+"""How long `publish` waits for the broker's PUBACK (seconds)."""
 _IDLE: Final = 0.1
 """How long one network-loop turn waits for data (seconds): also how soon `stop()` acts."""
 
@@ -102,6 +109,14 @@ class ExternalIngest:
             "connected": self.connected,
             "ingest": self.counts.to_dict(),
         }
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish as the emulator (QoS 1) and wait for the broker's PUBACK;
+        ConnectionError when it does not come (the caller retries)."""
+        if not self.connected:
+            raise ConnectionError(f"not connected to {self.setting.url}")
+        info = self._client.publish(topic, payload, qos=1)
+        await asyncio.to_thread(_wait_published, info, _PUBLISH_WAIT)
 
     def start(self) -> None:
         """Connect and ingest on a thread of its own (connecting is retried until it works)."""
@@ -234,3 +249,12 @@ class ExternalIngest:
             topic = ""
         incoming = Incoming(topic, bytes(message.payload), bool(message.retain))
         self._pending.append((incoming, message.mid, message.qos))
+
+
+def _wait_published(info: paho.MQTTMessageInfo, timeout: float) -> None:
+    try:
+        info.wait_for_publish(timeout)
+    except (RuntimeError, ValueError) as exc:  # queue full, or the connection went away
+        raise ConnectionError(f"publish failed: {exc}") from None
+    if not info.is_published():
+        raise ConnectionError(f"no PUBACK within {timeout:g} s")

@@ -154,7 +154,109 @@ CREATE TABLE IF NOT EXISTS device_state (
     state TEXT,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS platform_account (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    formed_at TEXT,
+    ends_at TEXT,
+    file_size_limit INTEGER NOT NULL DEFAULT 1048576,
+    retry_initial REAL NOT NULL DEFAULT 0.5,
+    retry_max REAL NOT NULL DEFAULT 60.0
+);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS platform_device_ids (
+    iccid TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL UNIQUE,
+    first_issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS project_devices (
+    iccid TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id),
+    registered_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS project_devices_project ON project_devices (project_id);
+CREATE TABLE IF NOT EXISTS platform_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id TEXT NOT NULL,
+    iccid TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    source TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    objects TEXT NOT NULL,
+    at TEXT NOT NULL,
+    UNIQUE (iccid, direction, source, message_id)
+);
+CREATE INDEX IF NOT EXISTS platform_messages_project ON platform_messages (project_id, seq);
+CREATE TABLE IF NOT EXISTS adapters (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    url TEXT,
+    secret TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL UNIQUE,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, target, seq);
+CREATE TABLE IF NOT EXISTS platform_files (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sms_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    a2p_approved INTEGER NOT NULL DEFAULT 0,
+    restricted_reason TEXT,
+    restricted_at TEXT,
+    rate_limit INTEGER NOT NULL DEFAULT 60,
+    rate_window REAL NOT NULL DEFAULT 60,
+    failure_rate REAL NOT NULL DEFAULT 0,
+    seed INTEGER NOT NULL DEFAULT 0,
+    fail_numbers TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS sms_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    text TEXT NOT NULL,
+    end_user TEXT,
+    delivered INTEGER NOT NULL,
+    failure_reason TEXT,
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_messages_sent ON sms_messages (sent_at);
+CREATE TABLE IF NOT EXISTS sms_contracts (
+    kind TEXT PRIMARY KEY,
+    formed_at TEXT,
+    notice_at TEXT,
+    ends_on TEXT
+);
 INSERT OR IGNORE INTO account (id) VALUES (1);
+INSERT OR IGNORE INTO platform_account (id) VALUES (1);
+INSERT OR IGNORE INTO sms_settings (id) VALUES (1);
 """
 
 # Tables emptied by a reset; `meta` (credentials, token key, clock) is kept.
@@ -172,6 +274,17 @@ RESET_TABLES = (
     "events",
     "device_reports",
     "device_state",
+    "platform_account",
+    "project_devices",
+    "platform_device_ids",
+    "platform_messages",
+    "outbox",
+    "adapters",
+    "platform_files",
+    "projects",
+    "sms_settings",
+    "sms_messages",
+    "sms_contracts",
 )
 
 
@@ -224,6 +337,8 @@ class Store:
             for table in RESET_TABLES:
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             db.execute("INSERT OR IGNORE INTO account (id) VALUES (1)")
+            db.execute("INSERT OR IGNORE INTO platform_account (id) VALUES (1)")
+            db.execute("INSERT OR IGNORE INTO sms_settings (id) VALUES (1)")
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""

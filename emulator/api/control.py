@@ -107,6 +107,9 @@ class AccountOut(BaseModel):
     session_cut_bytes: int | None
     standing: str
     unpaid_months: list[str]
+    sms_a2p_approved: bool
+    sms_restricted: bool
+    sms_restricted_reason: str | None
 
 
 class AccountIn(Strict):
@@ -116,10 +119,15 @@ class AccountIn(Strict):
     suspension_enabled: bool | None = None
     suspension_days: int | None = Field(default=None, ge=0, le=3650)
     session_cut_bytes: int | None = Field(default=None, ge=1, le=10**15)
+    sms_a2p_approved: bool | None = None
 
 
-def _account(a: Account) -> AccountOut:
+def _account(a: Account, backend: Any) -> AccountOut:
+    sms = backend.sms.settings()
     return AccountOut(
+        sms_a2p_approved=sms.a2p_approved,
+        sms_restricted=sms.restricted,
+        sms_restricted_reason=sms.restricted_reason,
         entity_type=a.entity_type,
         contract_formed_at=None if a.contract_formed_at is None else iso_utc(a.contract_formed_at),
         suspension_enabled=a.suspension_enabled,
@@ -132,13 +140,17 @@ def _account(a: Account) -> AccountOut:
 
 @router.get("/account", response_model=AccountOut)
 async def get_account(backend: BackendDep) -> AccountOut:
-    """The account: entity type (001 §34.2), contract date (§34.1), policies."""
-    return _account(backend.account.get())
+    """The account: entity type (001 §34.2), contract date (§34.1), policies, SMS A2P
+    approval (§71) and restriction (§72)."""
+    return _account(backend.account.get(), backend)
 
 
 @router.put("/account", response_model=AccountOut)
 async def set_account(body: AccountIn, backend: BackendDep) -> AccountOut:
-    """Change the account's entity type or policies."""
+    """Change the account's entity type or policies; `sms_a2p_approved` records that
+    the account passed the A2P review (001 §71)."""
+    if body.sms_a2p_approved is not None:
+        backend.sms.configure(a2p_approved=body.sms_a2p_approved)
     return _account(
         backend.account.update(
             entity_type=body.entity_type,
@@ -147,7 +159,8 @@ async def set_account(body: AccountIn, backend: BackendDep) -> AccountOut:
             session_cut_bytes=body.session_cut_bytes,
             clear_session_cut="session_cut_bytes" in body.model_fields_set
             and body.session_cut_bytes is None,
-        )
+        ),
+        backend,
     )
 
 
@@ -268,7 +281,8 @@ async def set_payment(month: Month, body: PaymentIn, backend: BackendDep) -> Acc
     """For the non-payment policy: an unpaid invoice suspends the account N days after
     its due date when the policy is on; a paid one with an amount logs a `payment`."""
     check_month(month)
-    return _account(backend.account.set_invoice_paid(month, paid=body.paid, amount=body.amount))
+    account = backend.account.set_invoice_paid(month, paid=body.paid, amount=body.amount)
+    return _account(account, backend)
 
 
 class FaultRuleIn(Strict):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -167,12 +167,22 @@ def _lock_of(report: StateReport, iccid: str) -> _Lock:
     )
 
 
+Handler = Callable[[Tx, datetime, Incoming], "Outcome | None"]
+"""Decides messages on topics other than the report leaves (None: not its topic)."""
+
+
 class DeviceReports:
     """Ingest of device messages, and what they taught the emulator."""
 
     def __init__(self, store: Store, clock: VirtualClock) -> None:
         self._store = store
         self._clock = clock
+        self._handlers: list[Handler] = []
+
+    def add_handler(self, handler: Handler) -> None:
+        """Let another aggregate decide messages on its own topics (e.g. the platform's
+        `platform/up`), in the same batch transaction."""
+        self._handlers.append(handler)
 
     # --- ingest -----------------------------------------------------------------------
 
@@ -190,6 +200,10 @@ class DeviceReports:
         try:
             iccid, leaf = wire.parse_topic(msg.topic)
         except WireError:
+            for handler in self._handlers:
+                outcome = handler(db, now, msg)
+                if outcome is not None:
+                    return outcome
             return Outcome(Verdict.IGNORED)
         if leaf in (Leaf.COMMANDS, Leaf.ERRORS):
             return Outcome(Verdict.IGNORED, iccid)

@@ -25,6 +25,13 @@ EventType = Literal[
     "option_cleared",
     "payment",
     "device_usage",
+    "project_created",
+    "project_deleted",
+    "device_registered",
+    "device_unregistered",
+    "platform_traffic",
+    "sms_sent",
+    "sms_cancelled",
 ]
 Option = Literal["ip", "device_lock", "dns"]
 

@@ -27,6 +27,7 @@ from emulator.models.common import (
     dumps,
     loads_list,
 )
+from emulator.models.platform.devices import release_sim
 from emulator.store import Store, Tx
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,8 @@ class SimModel:
             return load(db, sim_id)
 
     def delete(self, sim_id: str) -> Sim:
-        """Delete the SIM: its options are cleared and its billing ends (`sim_deleted`).
+        """Delete the SIM: its options are cleared, its SIM resource leaves its project
+        (`device_unregistered`) and its billing ends (`sim_deleted`).
         A SIM still registered to a gateway must be removed from it first."""
         now = self._clock.now()
         with self._store.transaction() as db:
@@ -266,6 +268,7 @@ class SimModel:
             if sim.imei_lock is not None:
                 events.option_event(db, now, set_=False, option="device_lock", subject=sim.iccid)
             sessions.end_session(db, now, sim_id, "sim_deleted", detach=True)
+            release_sim(db, now, sim.iccid)
             db.execute("DELETE FROM sims WHERE id = ?", (sim_id,))
             events.append(db, now, "sim_deleted", iccid=sim.iccid)
         self.notify()
