@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.at.errors import CommandInjectionError
+from agent.dialects import DIALECTS, Dialect, get_dialect, identify
 from agent.discovery.discover import DiscoveredModem, discover
 from agent.modem.client import Modem
 from agent.net.data_connection import (
@@ -27,6 +28,7 @@ from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import SimManager, SimRefused, SimSaidNo, SimStatus, WrongUsage
 from agent.sim.secrets import SecretSourceError, UnsafeSecretFile, secret_from
 from agent.state_dir import state_dir
+from agent.transcript import RecordingModem
 from agent.usage.meter import MeterStateError, Usage, UsageMeter
 from agent.usage.sources import (
     DEFAULT_INTERFACE,
@@ -61,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log to stderr, -vv with AT traffic"
+    )
+    parser.add_argument(
+        "--dialect",
+        choices=("auto", *DIALECTS),
+        default="auto",
+        help="the modem's vendor commands: auto (from AT+CGMI/AT+CGMM, the default) or a name",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="append this run's AT exchange to a transcript (JSON Lines, secrets masked)",
     )
     groups = parser.add_subparsers(
         dest="group", required=True, metavar="{sim,net,internet,usage,discover,run}"
@@ -337,21 +351,35 @@ def _fail(code: ExitCode, message: str) -> int:
     return code
 
 
+async def _open(args: argparse.Namespace) -> Modem:
+    """The modem at `--port`, recording to `--record` when given."""
+    if args.record is not None:
+        return await RecordingModem.open_recording(args.port, args.record, baudrate=args.baudrate)
+    return await Modem.open(args.port, baudrate=args.baudrate)
+
+
+async def _dialect(args: argparse.Namespace, modem: Modem) -> Dialect:
+    if args.dialect != "auto":
+        return get_dialect(args.dialect)
+    return (await identify(modem)).dialect
+
+
 async def _run_sim(args: argparse.Namespace) -> Output:
     memory = FailedPinMemory(state_dir())
-    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
-        status = await SIM_ACTIONS[args.action](SimManager(modem, memory), args)
+    async with await _open(args) as modem:
+        sim = SimManager(modem, memory, await _dialect(args, modem))
+        status = await SIM_ACTIONS[args.action](sim, args)
     return status.to_json(), render_status(status)
 
 
 async def _run_net(args: argparse.Namespace) -> Output:
-    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+    async with await _open(args) as modem:
         status = await RegistrationManager(modem).status()
     return status.to_json(), render_net(status)
 
 
 async def _run_internet(args: argparse.Namespace) -> Output:
-    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+    async with await _open(args) as modem:
         connection = DataConnection(modem)
         if args.action == "on":
             status = await connection.connect(
@@ -375,10 +403,11 @@ async def _run_usage(args: argparse.Namespace) -> Output:
         return usage.to_json(), render_usage(usage)
     if not args.port:
         raise WrongUsage("--source modem needs --port URL")
-    async with await Modem.open(args.port, baudrate=args.baudrate) as modem:
+    async with await _open(args) as modem:
         source: UsageSource
+        forced = None if args.dialect == "auto" else get_dialect(args.dialect)
         try:
-            source = await modem_counters(modem)
+            source = await modem_counters(modem, forced)
         except NoModemCounters:
             if args.source == "modem":
                 raise

@@ -3,6 +3,7 @@
 `Interpreter` is the sans-I/O modem (bytes in, bytes out); `StubModem` serves one on a
 pty from a background thread; `SimCard` and the card file give it a persistent SIM.
 `LocalNetwork` or `EmulatorNetwork` (the emulator, over HTTP) is the radio network.
+`ReplayModem` answers from a transcript the agent recorded (`replay_stub`).
 """
 
 from firmware_stubs.card import (
@@ -27,6 +28,7 @@ from firmware_stubs.network import (
     Verdict,
 )
 from firmware_stubs.pty_server import StubModem
+from firmware_stubs.replay import ReplayModem, TranscriptError, TranscriptMismatch, replay_stub
 from firmware_stubs.replies import CommandSpec, Reply, SimNeed
 from firmware_stubs.state import ModemState, NetworkProfile
 from firmware_stubs.traffic import TrafficCounters, TrafficMeter
@@ -48,6 +50,7 @@ __all__ = [
     "NetworkAnswer",
     "NetworkProfile",
     "OutputCorrupter",
+    "ReplayModem",
     "Reply",
     "SimCard",
     "SimNeed",
@@ -55,8 +58,11 @@ __all__ = [
     "TrafficCounters",
     "TrafficMeter",
     "TrafficProfile",
+    "TranscriptError",
+    "TranscriptMismatch",
     "Verdict",
     "load_card",
     "new_card",
+    "replay_stub",
     "save_card",
 ]

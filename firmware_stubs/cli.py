@@ -17,9 +17,11 @@ from firmware_stubs.emulator_network import EmulatorNetwork
 from firmware_stubs.faults import Faults
 from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile
 from firmware_stubs.pty_server import StubModem
+from firmware_stubs.replay import ReplayModem, TranscriptError
 from simgate.exit_codes import ExitCode
 
 CARD_FILE_NAME = "stub-card.json"
+REPLAY_DIVERGED = 1  # exit status: the agent sent a command the transcript does not cover
 
 
 def state_dir() -> Path:
@@ -102,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=0.0,
         metavar="S",
-        help="answer +CME ERROR: 14 (SIM busy) for S seconds after an unlock",
+        help="answer +CME ERROR: 14 (SIM busy) for S seconds after an unlock "
+        "(default 0: the dialect's own window, 0.5 s for simcom)",
     )
     serve.add_argument("--drop", type=_probability, default=0.0, help="output byte loss odds")
     serve.add_argument("--garble", type=_probability, default=0.0, help="output byte garble odds")
@@ -134,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=default.interval,
         help=f"seconds between traffic reports to the network (default {default.interval:g})",
     )
+    serve.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="answer from a transcript recorded with `simgate agent --record` instead of "
+        "simulating; a command it does not cover is answered ERROR and the exit is 1",
+    )
+    serve.add_argument(
+        "--replay-speed",
+        type=_seconds,
+        default=1.0,
+        metavar="X",
+        help="scale the recorded answer delays by X (default 1; 0 answers at once)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log AT traffic to stderr")
     return parser
 
@@ -162,6 +179,8 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"simgate stub: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    if args.replay is not None:
+        return _serve_replay(args)
     card_path: Path = args.card or state_dir() / CARD_FILE_NAME
     try:
         card = load_card(card_path)
@@ -178,33 +197,58 @@ def serve(args: argparse.Namespace) -> int:
         garble=args.garble,
         seed=args.seed,
     )
+    stub = StubModem(
+        card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
+    )
+    network = f", network {carrier.url}" if isinstance(carrier, EmulatorNetwork) else ""
+    return _run(stub, args.link, f"a {args.dialect} modem", f"card {card_path}{network}")
+
+
+def _serve_replay(args: argparse.Namespace) -> int:
+    """Serve `--replay FILE`; exit 1 when the agent sent what the transcript lacks."""
+    if args.emulator is not None or args.attach is not None:
+        print("simgate stub: --replay excludes --emulator and --attach", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        device = ReplayModem.from_file(args.replay, speed=args.replay_speed)
+    except TranscriptError as exc:
+        print(f"simgate stub: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    code = _run(StubModem(device=device), args.link, "a replay", f"transcript {args.replay}")
+    if code == ExitCode.OK and device.failures:
+        print(
+            f"simgate stub: the transcript did not cover {len(device.failures)} command(s): "
+            + "; ".join(device.failures),
+            file=sys.stderr,
+        )
+        return REPLAY_DIVERGED
+    return code
+
+
+def _run(stub: StubModem, link: Path, what: str, detail: str) -> int:
+    """Serve `stub` behind `link` until SIGINT or SIGTERM."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    stub = StubModem(
-        card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
-    )
     try:
         stub.start()
         try:
-            _make_link(args.link, stub.device_path)
+            _make_link(link, stub.device_path)
         except OSError as exc:
             print(f"simgate stub: cannot create link: {exc}", file=sys.stderr)
             return ExitCode.BAD_INPUT
         try:
-            network = f", network {carrier.url}" if isinstance(carrier, EmulatorNetwork) else ""
             print(
-                f"simgate stub: serving a {args.dialect} modem on {stub.device_path} "
-                f"(link {args.link}, card {card_path}{network})",
+                f"simgate stub: serving {what} on {stub.device_path} (link {link}, {detail})",
                 flush=True,
             )
             while not stop.wait(1.0):
                 pass
         finally:
-            _remove_link(args.link, stub.device_path)
+            _remove_link(link, stub.device_path)
     finally:
         stub.stop()
         for sig, handler in previous.items():

@@ -1,7 +1,11 @@
 """Vendor dialects, declared as data: identity strings, defaults, and extra commands.
 
 A dialect adds or overrides commands through `commands` (a table of `CommandSpec`), so
-vendor-specific commands (`AT+QCCID`, `AT+CICCID`, ...) are rows, not branches.
+vendor-specific commands (`AT+QCCID`, `AT+CICCID`, ...) are rows, not branches; its
+quirks are fields: `quote_cpin`, `busy_after_unlock` (SIMCom's `+CME ERROR: 14` after
+a PIN), `unlock_urcs` (what the module says once the SIM is ready) and `urcs_before_ok`
+(those URCs slip into the next answer, between its lines and its final result).
+docs/dialects.md says where each fact comes from.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from agent.at.iccid import luhn_check_digit
+from firmware_stubs.commands_vendor import QUECTEL_COMMANDS, SIMCOM_COMMANDS, UBLOX_COMMANDS
 from firmware_stubs.replies import CommandSpec
 
 
@@ -40,6 +45,9 @@ class Dialect:
     cmee_default: int = 0
     gcap: str = "+GCAP: +CGSM,+DS,+ES"
     boot_banner: str = "RDY"  # sent after a (re)boot; empty for none
+    busy_after_unlock: float = 0.0  # seconds of SIM busy after an unlock (Faults override)
+    unlock_urcs: tuple[str, ...] = ()  # URCs once a PIN or PUK is accepted
+    urcs_before_ok: bool = False  # held URCs go out inside the next answer with lines
     commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -63,6 +71,9 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             model="EG25",
             revision="EG25GGBR07A08M2G",
             imei=make_imei("86000002", "000002"),
+            unlock_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
+            urcs_before_ok=True,
+            commands=MappingProxyType(QUECTEL_COMMANDS),
         ),
         "simcom": Dialect(
             name="simcom",
@@ -70,6 +81,10 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             model="SIMCOM_SIM7600G-H",
             revision="LE20B04SIM7600G22",
             imei=make_imei("86000003", "000003"),
+            quote_cpin=True,
+            busy_after_unlock=0.5,
+            unlock_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
+            commands=MappingProxyType(SIMCOM_COMMANDS),
         ),
         "ublox": Dialect(
             name="ublox",
@@ -77,6 +92,7 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             model="SARA-R410M-02B",
             revision="L0.0.00.00.05.12",
             imei=make_imei("35000004", "000004"),
+            commands=MappingProxyType(UBLOX_COMMANDS),
         ),
     }
 )

@@ -321,6 +321,10 @@ class Interpreter:
             if reply.final != "OK":
                 final = reply.final
                 break
+        if out and state.held_urcs:  # the dialect's URCs slip in before the final result
+            for urc in state.held_urcs:
+                out += format_info(urc, state.verbose)
+            state.held_urcs.clear()
         out += format_final(final, state.verbose)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s", final)

@@ -25,6 +25,7 @@ import time
 import tty
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from firmware_stubs.card import SimCard, load_card
 from firmware_stubs.dialects import Dialect
@@ -40,11 +41,44 @@ IDLE_POLL = 0.02  # seconds between probes while no client has the port open
 READ_SIZE = 4096
 
 
+class AtDevice(Protocol):
+    """What the server drives: an `Interpreter`, or a `ReplayModem` (sans-I/O both)."""
+
+    def receive_data(self, data: bytes) -> bytes:
+        """Bytes from the host in, the modem's answer out."""
+        ...
+
+    def poll(self) -> bytes:
+        """Fire due timers."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """When `poll` has something to do."""
+        ...
+
+    def host_closed(self) -> None:
+        """The host closed the port."""
+        ...
+
+    def reboot(self) -> bytes:
+        """Reboot now; returns the banner."""
+        ...
+
+    def network_changed(self) -> bytes:
+        """The network may answer differently now."""
+        ...
+
+    def shutdown(self) -> None:
+        """Power off."""
+        ...
+
+
 class StubModem:
     """A simulated modem on a new pty, served by a background thread.
 
     Use as a context manager (or `start()` / `stop()`); `device_path` is the slave path
     to open with pyserial; `card` is the live card model; `reboot()` reboots it now.
+    With `device` (e.g. a `ReplayModem`) it serves that instead of a simulated modem.
     """
 
     def __init__(
@@ -57,16 +91,25 @@ class StubModem:
         card: SimCard | None = None,
         network: NetworkProfile | None = None,
         carrier: Network | None = None,
+        device: AtDevice | None = None,
     ) -> None:
         """Give either `card_path` (a card file, created if absent) or a `card` model;
-        `carrier` decides attaches (default: every SIM registers home)."""
-        if (card is None) == (card_path is None):
-            raise ValueError("give exactly one of card_path and card")
-        model = card if card is not None else load_card(Path(str(card_path)))
+        `carrier` decides attaches (default: every SIM registers home). Or give only
+        `device`, a ready modem to serve (a transcript replay)."""
         self.faults = faults or Faults()
-        self.interpreter = Interpreter(
-            model, dialect, imei=imei, network=network, faults=self.faults, carrier=carrier
-        )
+        self._interpreter: Interpreter | None = None
+        if device is not None:
+            if card is not None or card_path is not None:
+                raise ValueError("a device brings its own card: give no card_path or card")
+            self._device: AtDevice = device
+        else:
+            if (card is None) == (card_path is None):
+                raise ValueError("give exactly one of card_path and card")
+            model = card if card is not None else load_card(Path(str(card_path)))
+            self._interpreter = Interpreter(
+                model, dialect, imei=imei, network=network, faults=self.faults, carrier=carrier
+            )
+            self._device = self._interpreter
         self._corrupter = OutputCorrupter(self.faults)
         self._lock = threading.Lock()
         self._master: int | None = None
@@ -78,6 +121,18 @@ class StubModem:
         self._client = False
         self._out = bytearray()
         self.device_path = ""
+
+    @property
+    def interpreter(self) -> Interpreter:
+        """The simulated modem (`TypeError` when serving a replay)."""
+        if self._interpreter is None:
+            raise TypeError("this stub serves a replay, not a simulated modem")
+        return self._interpreter
+
+    @property
+    def device(self) -> AtDevice:
+        """What the server drives."""
+        return self._device
 
     @property
     def card(self) -> SimCard:
@@ -111,7 +166,7 @@ class StubModem:
             daemon=True,
         )
         self._thread.start()
-        profile = self.interpreter.state.carrier.traffic
+        profile = self._interpreter.state.carrier.traffic if self._interpreter else None
         if profile is not None:
             self._ticker = threading.Thread(
                 target=self._tick,
@@ -120,8 +175,8 @@ class StubModem:
                 daemon=True,
             )
             self._ticker.start()
-        logger.info("stub modem (%s) serving on %s", self.interpreter.state.dialect.name,
-                    self.device_path)  # fmt: skip
+        what = self._interpreter.state.dialect.name if self._interpreter else "replay"
+        logger.info("stub modem (%s) serving on %s", what, self.device_path)
         return self
 
     def stop(self) -> None:
@@ -137,7 +192,7 @@ class StubModem:
                     if each.is_alive():  # pragma: no cover - requests time out sooner
                         raise RuntimeError(f"the thread {each.name} did not stop")
             try:
-                self.interpreter.shutdown()  # powered off: the network hears the session end
+                self._device.shutdown()  # powered off: the network hears the session end
             except Exception:  # pragma: no cover - a bug: the pty must still be closed
                 logger.exception("stub modem shutdown failed")
         for name in ("_master", "_wake_r", "_wake_w"):
@@ -152,20 +207,22 @@ class StubModem:
         with self._lock:
             if not self._client and self._master is not None:
                 self._read_locked(self._master)  # a client may have opened the port just now
-            self._send(self.interpreter.reboot())
+            self._send(self._device.reboot())
         self._wake()
 
     def network_changed(self) -> None:
         """The carrier's answer may have changed: the modem searches again, with URCs."""
         with self._lock:
-            self._send(self.interpreter.network_changed())
+            self._send(self._device.network_changed())
         self._wake()
 
     def report_traffic(self) -> None:
         """Report the traffic measured since the last report now (the ticker does this
         every interval) and act on the network's answer."""
+        if self._interpreter is None:
+            return
         with self._lock:
-            report = self.interpreter.take_traffic()
+            report = self._interpreter.take_traffic()
         if report is None:
             return
         carrier = self.interpreter.state.carrier
@@ -223,12 +280,12 @@ class StubModem:
                                 with self._lock:
                                     self._flush()
                     with self._lock:
-                        self._send(self.interpreter.poll())
+                        self._send(self._device.poll())
             except Exception:  # pragma: no cover - a bug: log it rather than die silently
                 logger.exception("stub modem server crashed")
 
     def _timeout(self) -> float | None:
-        deadline = self.interpreter.next_deadline()
+        deadline = self._device.next_deadline()
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _drain_wake(self, wake: int) -> None:
@@ -252,10 +309,10 @@ class StubModem:
                 logger.debug("client closed %s", self.device_path)
                 self._client = False
                 self._out.clear()
-                self.interpreter.host_closed()
+                self._device.host_closed()
             return
         self._client = True
-        self._send(self.interpreter.receive_data(data))
+        self._send(self._device.receive_data(data))
 
     def _send(self, data: bytes) -> None:
         """Queue output and write what the pty takes now (call with the lock held)."""

@@ -28,7 +28,7 @@ from firmware_stubs.card import CardState, SimCard
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults
 from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile, Verdict
-from firmware_stubs.traffic import TrafficMeter
+from firmware_stubs.traffic import TrafficCounters, TrafficMeter
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class ModemState:
     session_open: bool = False
     meter: TrafficMeter = field(init=False)
     urcs: list[str] = field(default_factory=list)  # network-initiated URCs to send
+    held_urcs: list[str] = field(default_factory=list)  # sent inside the next answer
+    counter_base: TrafficCounters = field(default_factory=TrafficCounters)  # vendor counters
+    session_base: TrafficCounters = field(default_factory=TrafficCounters)
     _ready_at: float | None = None
     _outcome: AttachOutcome | None = None
     _retry_at: float | None = None
@@ -147,6 +150,8 @@ class ModemState:
         self.deactivate()
         self._forget_registration()
         self.urcs.clear()
+        self.held_urcs.clear()
+        self.counter_base = self.meter.moved_until(self.now)  # a reboot zeroes the counters
         self.card.power_on()
 
     def sim_busy(self) -> bool:
@@ -165,8 +170,29 @@ class ModemState:
         return None
 
     def unlocked(self) -> None:
-        """Called after a PIN or PUK is accepted: opens the SIM-busy window."""
-        self.busy_until = self.now + self.faults.busy_after_unlock
+        """Called after a PIN or PUK is accepted: opens the SIM-busy window (the fault's
+        length, else the dialect's) and queues the dialect's SIM-ready URCs."""
+        busy = self.faults.busy_after_unlock or self.dialect.busy_after_unlock
+        self.busy_until = self.now + busy
+        queue = self.held_urcs if self.dialect.urcs_before_ok else self.urcs
+        queue.extend(self.dialect.unlock_urcs)
+
+    def data_counters(self) -> tuple[TrafficCounters, TrafficCounters]:
+        """(since the counters were reset, this session): what vendor counters report."""
+        moved = self.meter.moved_until(self.now)
+        since_reset = TrafficCounters(
+            moved.up - self.counter_base.up, moved.down - self.counter_base.down
+        )
+        if not self.session_open:
+            return since_reset, TrafficCounters()
+        session = TrafficCounters(
+            moved.up - self.session_base.up, moved.down - self.session_base.down
+        )
+        return since_reset, session
+
+    def reset_data_counters(self) -> None:
+        """Zero the vendor data counters (`AT+QGDCNT=0`)."""
+        self.counter_base = self.meter.moved_until(self.now)
 
     def cs_stat(self) -> int:
         """The circuit-switched registration status (`+CREG`), advancing the search."""
@@ -256,6 +282,7 @@ class ModemState:
                 raise CmeError(NO_NETWORK_SERVICE)
             self.session_open = True
             self.meter.start(self.now)
+            self.session_base = self.meter.moved_until(self.now)
         for cid in cids:
             self.contexts[cid].active = True
 

@@ -55,6 +55,7 @@ class TrafficMeter:
     total: TrafficCounters = field(default_factory=TrafficCounters)  # accepted, every session
     unconfirmed: TrafficCounters = field(default_factory=TrafficCounters)  # sent, no answer
     failures: int = 0  # reports in a row that did not reach the network
+    moved: TrafficCounters = field(default_factory=TrafficCounters)  # what the modem moved
     _since: float = 0.0
     _fraction: tuple[float, float] = (0.0, 0.0)
     _carry: TrafficCounters = field(default_factory=TrafficCounters)
@@ -78,6 +79,7 @@ class TrafficMeter:
         """The host sent `count` bytes (data mode)."""
         if self.active:
             self._carry.up += count
+            self.moved.up += count
 
     def take(self, now: float) -> TrafficReport | None:
         """What accrued (and was carried) until `now`, for a report; None with no session."""
@@ -88,9 +90,20 @@ class TrafficMeter:
         up = self._fraction[0] + self.profile.rate_up * elapsed
         down = self._fraction[1] + self.profile.rate_down * elapsed
         self._fraction = (up - int(up), down - int(down))
+        self.moved.add(int(up), int(down))
         report = TrafficReport(self.session, self._carry.up + int(up), self._carry.down + int(down))
         self._carry = TrafficCounters()
         return report
+
+    def moved_until(self, now: float) -> TrafficCounters:
+        """What the modem moved, every session, counting what accrued since the last
+        report (no side effect): the modem's own data counters read this."""
+        up = down = 0
+        if self.active:
+            elapsed = max(0.0, now - self._since)
+            up = int(self._fraction[0] + self.profile.rate_up * elapsed)
+            down = int(self._fraction[1] + self.profile.rate_down * elapsed)
+        return TrafficCounters(self.moved.up + up, self.moved.down + down)
 
     def settle(self, report: TrafficReport, answer: NetworkAnswer) -> None:
         """Book a report by the network's answer (see the module's theory)."""

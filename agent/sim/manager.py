@@ -25,16 +25,13 @@ from agent.at.engine import FinalResult, Response, ResultKind
 from agent.at.errors import ResponseParseError
 from agent.at.responses import (
     PinStatus,
-    iccid_from_crsm,
     parse_cgsn,
     parse_cimi,
     parse_clck,
     parse_cpin,
-    parse_cpinr,
-    parse_crsm,
-    parse_csim,
-    parse_iccid,
 )
+from agent.dialects.sim_reads import SimReads
+from agent.dialects.table import GENERIC, Dialect
 from agent.modem.client import Modem
 from agent.sim.failed_pins import FailedPinMemory, FailedPinMemoryError
 from agent.sim.secrets import check_pin_format
@@ -57,11 +54,6 @@ CME_SIM_BUSY = 14
 CME_SIM_FAILURE = 13
 CME_INCORRECT_PASSWORD = 16
 CME_SIM_BLOCKED = 262
-
-# ETSI TS 102 221 VERIFY / UNBLOCK of PIN1 with no data: answers the tries left.
-VERIFY_PIN1_EMPTY = "0020000100"
-UNBLOCK_PIN1_EMPTY = "002C000100"
-EF_ICCID = 12258
 
 
 class SimRefused(Exception):
@@ -101,9 +93,13 @@ class SimStatus:
 class SimManager:
     """Reads and unlocks the SIM behind one modem, never breaking the safety rules."""
 
-    def __init__(self, modem: Modem, memory: FailedPinMemory) -> None:
+    def __init__(
+        self, modem: Modem, memory: FailedPinMemory, dialect: Dialect | None = None
+    ) -> None:
+        """`dialect` chooses the vendor commands tried first (default: generic 3GPP)."""
         self._modem = modem
         self._memory = memory
+        self._reads = SimReads(self._run, dialect or GENERIC)
         self._secret_lock = asyncio.Lock()  # status -> check -> send -> record, one at a time
 
     async def _send_secret(self, command: Command, iccid: str, what: str, secret: str) -> Response:
@@ -150,49 +146,11 @@ class SimManager:
         return parse_cpin(response.lines)
 
     async def _retries(self) -> tuple[int | None, int | None]:
-        """(PIN tries left, PUK tries left), from +CPINR or else +CSIM status words."""
-        response = await self._run(commands.execute("+CPINR"))
-        if response.result.ok:
-            try:
-                counters = parse_cpinr(response.lines)
-            except ResponseParseError as exc:
-                log.info("ignoring an unreadable +CPINR answer: %s", exc)
-            else:
-                pin, puk = counters.get("SIM PIN"), counters.get("SIM PUK")
-                if pin is not None or puk is not None:
-                    return (pin.retries_left if pin else None, puk.retries_left if puk else None)
-        pin_left = await self._csim_retries(VERIFY_PIN1_EMPTY)
-        puk_left = await self._csim_retries(UNBLOCK_PIN1_EMPTY)
-        return pin_left, puk_left
-
-    async def _csim_retries(self, apdu: str) -> int | None:
-        response = await self._run(commands.write("+CSIM", len(apdu), commands.Quoted(apdu)))
-        if not response.result.ok:
-            return None
-        try:
-            return parse_csim(response.lines).retries_left
-        except ResponseParseError as exc:
-            log.info("ignoring an unreadable +CSIM answer: %s", exc)
-            return None
+        """(PIN tries left, PUK tries left): the dialect's command, +CPINR, then +CSIM."""
+        return await self._reads.retries()
 
     async def _iccid(self) -> tuple[str | None, bool | None]:
-        response = await self._run(commands.execute("+CCID"))
-        if response.result.ok:
-            try:
-                read = parse_iccid(response.lines)
-                return read.iccid, read.luhn_valid
-            except ResponseParseError as exc:
-                log.info("ignoring an unreadable +CCID answer: %s", exc)
-        response = await self._run(commands.write("+CRSM", 176, EF_ICCID, 0, 0, 10))
-        if response.result.ok:
-            try:
-                found = iccid_from_crsm(parse_crsm(response.lines))
-            except ResponseParseError as exc:
-                log.info("ignoring an unreadable +CRSM answer: %s", exc)
-            else:
-                if found is not None:
-                    return found.iccid, found.luhn_valid
-        return None, None
+        return await self._reads.iccid()
 
     async def _optional(
         self, command: Command, parse: Callable[[Sequence[str]], str]
@@ -431,6 +389,11 @@ class SimManager:
             if loop.time() > deadline:
                 raise SimSaidNo(f"the SIM did not become ready within {READY_WAIT_SECONDS:g} s")
             await asyncio.sleep(BUSY_POLL_SECONDS)
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect whose commands are tried first."""
+        return self._reads.dialect
 
 
 def _key(iccid: str, what: str) -> str:

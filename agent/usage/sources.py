@@ -3,9 +3,10 @@
 A `UsageSource` gives raw counter readings and a name (`"modem"`, `"os:wwan0"`); the
 `UsageMeter` turns them into traffic. Modem counters are vendor commands (Quectel,
 SIMCom and u-blox each have their own); a `VendorCounter` declares one (the command and
-its parser) and `VENDOR_COUNTERS` says which manufacturer has which. The table is empty
-for now: vendor commands arrive in a later issue, as rows, not branches. Until then, and
-for modems without counters, the OS interface's counters are used.
+its parser) and `VENDOR_COUNTERS` says which manufacturer has which: the rows come from
+the dialects (`agent/dialects/`): Quectel `AT+QGDCNT?`, u-blox `AT+UGCNTRD`. SIMCom
+documents no data counter command; for it, and for modems of unknown makers, the OS
+interface's counters are used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Protocol
 from agent.at import commands
 from agent.at.commands import Command
 from agent.at.errors import ResponseParseError
+from agent.dialects.table import DIALECTS, Dialect
 from agent.modem.client import Modem
 from agent.usage.counters import CounterReading
 
@@ -118,9 +120,13 @@ class VendorCounter:
     parse: Callable[[Sequence[str]], tuple[int, int]]
 
 
-# (lower-case prefix of the `+CGMI` manufacturer, its counter). Filled by the vendor
-# dialect issue; e.g. Quectel's and u-blox's data counter commands belong here.
-VENDOR_COUNTERS: list[tuple[str, VendorCounter]] = []
+# (lower-case prefix of the `+CGMI` manufacturer, its counter), from the dialect table.
+VENDOR_COUNTERS: list[tuple[str, VendorCounter]] = [
+    (prefix, VendorCounter(dialect.counters.command, dialect.counters.parse))
+    for dialect in DIALECTS.values()
+    if dialect.counters is not None
+    for prefix in dialect.manufacturers
+]
 
 
 def vendor_counter_for(
@@ -134,8 +140,17 @@ def vendor_counter_for(
     return None
 
 
-async def modem_counters(modem: Modem) -> ModemCounters:
-    """The counters of `modem`, chosen by its manufacturer; `NoModemCounters` if unknown."""
+async def modem_counters(modem: Modem, dialect: Dialect | None = None) -> ModemCounters:
+    """The counters of `modem`, chosen by its manufacturer (`+CGMI`), or those of
+    `dialect` when the caller knows it; `NoModemCounters` if there are none."""
+    if dialect is not None:
+        reader = dialect.counters
+        if reader is None:
+            raise NoModemCounters(
+                f"the {dialect.name} dialect has no data counter command; read the OS "
+                "interface's counters instead"
+            )
+        return ModemCounters(modem, VendorCounter(reader.command, reader.parse))
     manufacturer = await manufacturer_of(modem)
     counter = vendor_counter_for(manufacturer) if manufacturer else None
     if counter is None:

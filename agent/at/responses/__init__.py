@@ -61,12 +61,24 @@ from agent.at.responses.sim import (
     parse_csim,
     parse_iccid,
 )
+from agent.at.responses.vendor import (
+    ContextCounters,
+    DataCounters,
+    RetryCounts,
+    parse_qgdcnt,
+    parse_qpinc,
+    parse_spic,
+    parse_ugcntrd,
+    parse_upincnt,
+)
 
 __all__ = [
     "AccessTechnology",
     "AttachState",
     "CliRegistration",
+    "ContextCounters",
     "CrsmResult",
+    "DataCounters",
     "ErrorReporting",
     "FacilityLock",
     "Functionality",
@@ -86,6 +98,7 @@ __all__ = [
     "Registration",
     "RegistrationCommand",
     "RegistrationStatus",
+    "RetryCounts",
     "SignalQuality",
     "SimStatusWord",
     "access_technology",
@@ -108,6 +121,11 @@ __all__ = [
     "parse_csim",
     "parse_csq",
     "parse_iccid",
+    "parse_qgdcnt",
+    "parse_qpinc",
     "parse_registration_read",
     "parse_registration_urc",
+    "parse_spic",
+    "parse_ugcntrd",
+    "parse_upincnt",
 ]
