@@ -21,6 +21,7 @@ import pytest
 from agent.discovery.discover import discover
 from agent.sim.secrets import read_secret_file
 from firmware_stubs import NetworkProfile
+from firmware_stubs.dialects import DIALECTS
 from firmware_stubs.pty_server import StubModem
 
 STUB_PIN = "4321"
@@ -38,6 +39,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="the bench SIM may be PUK-locked or destroyed: run the tests that spend tries",
     )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """On the stub, every test runs in every dialect; a bench modem is what it is."""
+    if "target" in metafunc.fixturenames:
+        on_stub = metafunc.config.getoption("--port") is None
+        metafunc.parametrize("dialect", sorted(DIALECTS) if on_stub else ["bench"])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,7 +79,10 @@ def bench_port(option: str) -> str:
 
 @pytest.fixture
 def target(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dialect: str,
 ) -> Iterator[Target]:
     """A fresh stub with a PIN-locked card, or the bench modem named by `--port`."""
     monkeypatch.setenv("SIMGATE_STATE_DIR", str(tmp_path / "state"))
@@ -95,7 +106,7 @@ def target(
             )
         )
         network = NetworkProfile(register_delay=0.0)
-        with StubModem(card_path=card, network=network) as stub:
+        with StubModem(card_path=card, dialect=dialect, network=network) as stub:
             yield Target(stub.device_path, STUB_PIN, STUB_PUK, on_stub=True, apn=apn, stub=stub)
         return
     if spends and not config.getoption("--sacrificial-sim"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.dialects.detect import identify
 from agent.modem.client import Modem
 from agent.net.data_connection import DataConnection
 from agent.net.registration import RegistrationManager
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.asyncio
 
 async def ready_modem(target: Target) -> Modem:
     modem = await Modem.open(target.port)
-    sim = SimManager(modem, FailedPinMemory(state_dir()))
+    sim = SimManager(modem, FailedPinMemory(state_dir()), (await identify(modem)).dialect)
     if (await sim.status()).state != "READY":
         await sim.unlock(target.pin)
     return modem

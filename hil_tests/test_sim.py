@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from agent.at import commands
+from agent.dialects.detect import identify
 from agent.modem.client import Modem
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import SimManager, SimRefused, SimSaidNo
@@ -20,7 +21,8 @@ WRONG_PIN = "0000"
 
 async def open_sim(target: Target) -> tuple[Modem, SimManager]:
     modem = await Modem.open(target.port)
-    return modem, SimManager(modem, FailedPinMemory(state_dir()))
+    dialect = (await identify(modem)).dialect  # as the agent would on a bench
+    return modem, SimManager(modem, FailedPinMemory(state_dir()), dialect)
 
 
 async def locked_sim(target: Target) -> tuple[Modem, SimManager]:

@@ -44,7 +44,7 @@ DEFAULT_MAX_LINE = 4096
 
 REBOOT_BANNERS = frozenset({"RDY", "START", "^SYSSTART", "+SYSSTART", "SYSSTART"})
 # Unsolicited lines without a `+NAME:` prefix that modules send at any time.
-BARE_URCS = frozenset({"RING", "CALL READY", "SMS READY", "PB DONE"})
+BARE_URCS = frozenset({"RING", "CALL READY", "SMS READY", "SMS DONE", "PB DONE"})
 
 
 class ResultKind(enum.Enum):

@@ -36,6 +36,8 @@ from agent.daemon.config import DaemonConfig
 from agent.daemon.keepers import ConnectionKeeper, SimKeeper
 from agent.daemon.metering import MeteringLoop, Recorder
 from agent.daemon.watcher import DEFAULT_BACKOFF, FixedPortWatcher, ModemWatcher, make_watcher
+from agent.dialects.detect import identify
+from agent.dialects.table import GENERIC, Dialect
 from agent.modem.client import Modem
 from agent.net.data_connection import DataConnection
 from agent.net.errors import NetSaidNo
@@ -116,6 +118,7 @@ class Daemon:
         self._os_source = OsInterfaceCounters(usage.iface, sysfs_root=usage.sysfs_root)
         self._modem_source: UsageSource | None = None
         self._use_modem_counters: bool | None = {"os": False, "modem": True}.get(usage.source)
+        self._dialect: Dialect = GENERIC
         self._imei: str | None = None
         self._wake = asyncio.Event()
         self._rebooted = False
@@ -189,7 +192,9 @@ class Daemon:
                 await modem.close()
 
     async def _session(self, modem: Modem) -> None:
-        sim = SimManager(modem, self.memory)
+        self._dialect = (await identify(modem)).dialect
+        log.info("modem: speaks the %s dialect", self._dialect.name)
+        sim = SimManager(modem, self.memory, self._dialect)
         registration = RegistrationManager(modem)
         connection = DataConnection(modem, registration)
         modem.on_reboot(self._on_reboot)
@@ -263,7 +268,7 @@ class Daemon:
 
     async def _find_modem_counters(self, modem: Modem) -> None:
         try:
-            self._modem_source = await modem_counters(modem)
+            self._modem_source = await modem_counters(modem, self._dialect)
         except NoModemCounters as exc:
             if self._use_modem_counters is None:  # auto: the OS interface, for good
                 log.info("usage: %s; metering %s", exc, self._os_source.name)

@@ -293,3 +293,11 @@ def test_any_split_point_gives_the_same_events(lines: list[str], cut: int) -> No
     a = run(commands.read("+CPIN"), wire, whole)
     b = run(commands.read("+CPIN"), wire, lambda d: iter((d[:cut], d[cut:])))
     assert a == b
+
+
+@pytest.mark.parametrize("urc", ["RING", "Call Ready", "SMS Ready", "SMS DONE", "PB DONE"])
+def test_bare_urcs_while_a_command_is_pending_are_not_its_answer(urc: str) -> None:
+    wire = b"\r\n" + urc.encode() + b"\r\n\r\n440101234567890\r\n\r\nOK\r\n"
+    events = run(commands.execute("+CIMI"), wire, whole)
+    assert events[0] == Urc(urc)
+    assert only_response(events).lines == ("440101234567890",)
