@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import BadRequest, Conflict
 from emulator.store import Store, Tx
+from simgate.luhn import luhn_check_digit
 
 ICCID_RE = re.compile(r"^\d{18,22}$")
 IMSI_RE = re.compile(r"^\d{14,15}$")
@@ -81,7 +82,7 @@ class CardFactory:
             raise BadRequest(f"invalid IMSI {imsi!r}: 14 or 15 digits", code="invalid_imsi")
         with self._store.transaction() as db:
             if iccid is None:
-                iccid = self._fresh(db, "iccid", lambda: "8981" + _digits(15))
+                iccid = self._fresh(db, "iccid", _new_iccid)
             elif db.one("SELECT 1 FROM cards WHERE iccid = ?", (iccid,)) is not None:
                 raise Conflict(f"a card with ICCID {iccid} was already manufactured")
             if imsi is None:
@@ -108,6 +109,12 @@ class CardFactory:
             value = make()
             if db.one(f"SELECT 1 FROM cards WHERE {column} = ?", (value,)) is None:  # noqa: S608
                 return value
+
+
+def _new_iccid() -> str:
+    """19 digits: prefix 8981 (Japan), 14 random digits, and the Luhn check digit."""
+    body = "8981" + _digits(14)
+    return body + str(luhn_check_digit(body))
 
 
 def _digits(count: int) -> str:

@@ -15,6 +15,7 @@ from emulator.backend import Backend
 from emulator.clock import JST, jst_month
 from emulator.errors import BadRequest, Conflict, Forbidden
 from emulator.models.traffic import TrafficConfig
+from simgate.luhn import luhn_valid
 
 from .conftest import IMEI, OTHER_IMEI, register, usable
 
@@ -428,3 +429,8 @@ def test_reset_forgets_everything_but_credentials(backend: Backend) -> None:
     assert backend.events.lines() == []
     assert backend.account.get().entity_type == "business"
     assert backend.clock.frozen is False
+
+
+def test_manufactured_iccids_pass_the_luhn_check(backend: Backend) -> None:
+    cards = [backend.cards.manufacture() for _ in range(20)]
+    assert all(luhn_valid(card.iccid) and len(card.iccid) == 19 for card in cards)
