@@ -1,10 +1,11 @@
 """The metering loop: every `interval_s`, the usage delta becomes a record in the outbox.
 
-A pass reads the usage source through the `UsageMeter` (which keeps the counters'
-trackers on disk), and appends the bytes moved since the previous record as one usage
-record (`start` = the previous record's end, `end` = now), then wakes the reporter.
-Passes with no traffic make no record. When the outbox is full the bytes are kept and
-added to the next record (safety rule 3: metered usage is never dropped). The end of the
+A pass reads the usage source through the `UsageMeter`, and appends the bytes moved since
+the previous record as one usage record (`start` = the previous record's end, `end` =
+now), then wakes the reporter. The meter's state is stored in the outbox's database in
+the same transaction as the record (see `measure_once`). Passes with no traffic make no
+record. When the outbox is full the bytes are kept, durably, and added to the next record
+(safety rule 3: metered usage is never dropped). The end of the
 last record of each source is kept in `<state>/daemon-usage-marks.json`, so the first
 record after a restart starts where the last one ended.
 """
@@ -17,13 +18,13 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from agent.reporting.outbox import OutboxFull
-from agent.usage.meter import UsageMeter
+from agent.reporting.outbox import Outbox, OutboxError
+from agent.usage.meter import MeterStateError, UsageMeter
 from agent.usage.sources import UsageSource
 from simgate import wire
 from simgate.wire import UsageReport
@@ -37,10 +38,23 @@ _IMEI = re.compile(r"[0-9]{14,16}")
 class Recorder(Protocol):
     """Where records go: `Reporter.record` (outbox append, then wake)."""
 
+    @property
+    def outbox(self) -> Outbox:
+        """The durable outbox the records go to; it keeps the meter's state too."""
+        ...
+
     def record(
-        self, *, imei: str | None, start: str, end: str, up: int, down: int, source: str
+        self,
+        *,
+        imei: str | None,
+        start: str,
+        end: str,
+        up: int,
+        down: int,
+        source: str,
+        meter_state: Mapping[str, Any] | None = None,
     ) -> UsageReport:
-        """Store one record durably and have it sent."""
+        """Store one record (and the meter's state, in one transaction) and have it sent."""
         ...
 
 
@@ -76,6 +90,8 @@ class MeteringLoop:
         self._marks_path = state_dir / MARKS_FILE
         self._marks = self._load_marks()
         self._carry: dict[str, tuple[int, int]] = {}
+        self._restored = False
+        self._saved: dict[str, Any] | None = None
         self._problem: str | None = None
         self.records = 0
         """How many records this loop appended."""
@@ -87,29 +103,66 @@ class MeteringLoop:
             await self.measure_once()
 
     async def measure_once(self) -> UsageReport | None:
-        """One pass; returns the record it made, if any."""
+        """One pass; returns the record it made, if any.
+
+        The meter's state (what is already metered, and bytes carried over a full outbox)
+        lives in the outbox's database and is written in the same transaction as the
+        record that holds the bytes (safety rule 3): a crash at any instant leaves both
+        or neither, so a reading is never lost nor counted twice.
+        """
         async with self._lock:
             target = self._target()
             source = self._source()
             if target is None or source is None:
                 log.debug("usage: no card or no source yet; the counters keep counting")
                 return None
+            recorder, imei = target
             try:
-                _, traffic = await self.meter.measure(source)
-            except OSError as exc:
+                if not self._restored:
+                    self._restore(recorder.outbox)
+                _, traffic = await self.meter.measure(source, save=False)
+            except (OSError, OutboxError, MeterStateError) as exc:
                 self._complain(f"usage: cannot read {source.name}: {exc}")
                 return None
             self._problem = None
             carried_up, carried_down = self._carry.pop(source.name, (0, 0))
             up, down = traffic.delta_up + carried_up, traffic.delta_down + carried_down
             if up == 0 and down == 0:
+                self._save_state(recorder.outbox)
                 return None
-            return self._append(target, source.name, up, down)
+            return self._append(recorder, imei, source.name, up, down)
+
+    def _state(self) -> dict[str, Any]:
+        carry = {name: [up, down] for name, (up, down) in sorted(self._carry.items())}
+        return {"sources": self.meter.snapshot(), "carry": carry}
+
+    def _restore(self, outbox: Outbox) -> None:
+        """The meter's state from the outbox; the first time, the meter's own file's."""
+        stored = outbox.meter_state()
+        if stored is not None:
+            self.meter.restore(stored.get("sources", {}))
+            self._carry = {
+                str(name): (int(up), int(down))
+                for name, (up, down) in dict(stored.get("carry", {})).items()
+            }
+        self._saved = stored
+        self._restored = True
+
+    def _save_state(self, outbox: Outbox) -> None:
+        """Store the state after a reading that made no record, if it changed."""
+        state = self._state()
+        if state == self._saved:
+            return  # an idle pass writes nothing (SD cards wear)
+        try:
+            outbox.save_meter_state(state)
+        except OutboxError as exc:
+            self._complain(f"usage: {exc}; the reading is measured again after a restart")
+            return
+        self._saved = state
 
     def _append(
-        self, target: tuple[Recorder, str | None], source: str, up: int, down: int
+        self, recorder: Recorder, imei: str | None, source: str, up: int, down: int
     ) -> UsageReport | None:
-        recorder, imei = target
         end = wire.format_time(self._clock())
         start = min(self._marks.get(source, end), end)
         try:
@@ -120,11 +173,14 @@ class MeteringLoop:
                 up=up,
                 down=down,
                 source=source,
+                meter_state=self._state(),
             )
-        except OutboxFull as exc:
+        except OutboxError as exc:  # full, or the disk failed: nothing was stored
             self._carry[source] = (up, down)
             self._complain(f"usage: {exc}; {up} up, {down} down kept for the next record")
+            self._save_state(recorder.outbox)
             return None
+        self._saved = self._state()
         self.records += 1
         self._marks[source] = end
         self._save_marks()

@@ -15,13 +15,14 @@ record (the modem's counters keep counting meanwhile).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from simgate.wire import UsageReport, WireError, check_iccid
 
@@ -50,6 +51,10 @@ CREATE TABLE IF NOT EXISTS usage (
     source TEXT NOT NULL,
     PRIMARY KEY (iccid, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meter (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 """
 _INSERT = (
     'INSERT INTO usage (seq, iccid, imei, start, "end", up, down, source) '
@@ -96,12 +101,19 @@ class Outbox:
         up: int,
         down: int,
         source: str,
+        meter_state: Mapping[str, Any] | None = None,
     ) -> UsageReport:
         """Store one record durably; the returned report carries its new `seq`.
 
-        Raises `WireError` (invalid fields; nothing stored), `OutboxFull` or `OutboxError`.
+        `meter_state`, the usage meter's state once these bytes are counted, is written in
+        the same transaction (safety rule 3): a crash leaves either both the record and
+        the meter's "already metered", or neither, so bytes are never lost or counted
+        twice. Raises `WireError` (invalid fields; nothing stored), `OutboxFull` or
+        `OutboxError`.
         """
         with self._transaction():
+            if meter_state is not None:
+                self._write_meter_state(meter_state)
             if self.count() >= self.max_pending:
                 raise OutboxFull(
                     f"outbox {self.path} holds {self.max_pending} unsent records for "
@@ -114,6 +126,25 @@ class Outbox:
                 (seq, self.iccid, imei, start, end, up, down, source),
             )
         return report
+
+    def save_meter_state(self, meter_state: Mapping[str, Any]) -> None:
+        """Store the usage meter's state after a reading that made no record."""
+        with self._transaction():
+            self._write_meter_state(meter_state)
+
+    def meter_state(self) -> dict[str, Any] | None:
+        """The usage meter's state last stored here, or None."""
+        try:
+            row = self._db.execute("SELECT state FROM meter WHERE name = 'daemon'").fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            raise OutboxError(f"cannot read the meter state in {self.path}: {exc}") from None
+
+    def _write_meter_state(self, meter_state: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO meter (name, state) VALUES ('daemon', ?)",
+            (json.dumps(meter_state, sort_keys=True),),
+        )
 
     def next_seq(self, kind: str) -> int:
         """Bump and return another durable counter of this device (e.g. `state`)."""

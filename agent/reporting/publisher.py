@@ -143,10 +143,17 @@ class Reporter:
         up: int,
         down: int,
         source: str,
+        meter_state: Mapping[str, Any] | None = None,
     ) -> UsageReport:
         """`outbox.append(...)` then `wake()`: store durably first, then send."""
         report = self.outbox.append(
-            imei=imei, start=start, end=end, up=up, down=down, source=source
+            imei=imei,
+            start=start,
+            end=end,
+            up=up,
+            down=down,
+            source=source,
+            meter_state=meter_state,
         )
         self.wake()
         return report

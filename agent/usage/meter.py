@@ -13,8 +13,10 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.usage.counters import (
     DEFAULT_WRAP_MARGIN,
@@ -83,14 +85,34 @@ class UsageMeter:
         tracker = self._trackers.get(source_name) or TrafficTracker()
         return Usage(tracker.up.total, tracker.down.total, source_name)
 
-    async def measure(self, source: UsageSource) -> tuple[Usage, Traffic]:
-        """Read `source`, account the traffic since its last reading, and save the state."""
+    def snapshot(self) -> dict[str, Any]:
+        """Every source's tracker, as JSON, for a caller that stores the state itself."""
+        return {name: t.to_json() for name, t in sorted(self._trackers.items())}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Take the trackers of a `snapshot()` stored elsewhere (the daemon's outbox)."""
+        try:
+            self._trackers = {
+                str(name): TrafficTracker.from_json(state, wrap_margin=self._wrap_margin)
+                for name, state in snapshot.items()
+            }
+        except (CounterStateError, AttributeError, TypeError) as exc:
+            raise MeterStateError(f"the stored usage meter state is unreadable ({exc})") from None
+
+    async def measure(self, source: UsageSource, *, save: bool = True) -> tuple[Usage, Traffic]:
+        """Read `source` and account the traffic since its last reading.
+
+        With `save` the state goes to this meter's file at once; without, the caller
+        stores `snapshot()` itself, with whatever records the traffic (the daemon writes
+        it in the outbox transaction of the record, so the two cannot disagree).
+        """
         reading = await source.read()
         tracker = self._trackers.get(source.name)
         if tracker is None:
             tracker = self._trackers[source.name] = TrafficTracker()
         traffic = tracker.feed(reading)
-        self._save()
+        if save:
+            self._save()
         log.info(
             "%s: +%d up, +%d down (totals %d, %d)",
             source.name,
@@ -102,7 +124,7 @@ class UsageMeter:
         return Usage(traffic.total_up, traffic.total_down, source.name), traffic
 
     def _save(self) -> None:
-        doc = {"sources": {name: t.to_json() for name, t in sorted(self._trackers.items())}}
+        doc = {"sources": self.snapshot()}
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
