@@ -3,6 +3,7 @@ the MQTT ingest (`/_emulator/mqtt`)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -10,13 +11,15 @@ from pydantic import BaseModel
 
 from emulator.api.common import BackendDep
 from emulator.api.sakura_schemas import SakuraError
+from emulator.errors import BadRequest, NotFound, ServiceUnavailable
+from simgate import wire
 
 Iccid = Annotated[str, Path(pattern=r"^\d{18,22}$", description="18 to 22 digits")]
 
 router = APIRouter(
     prefix="/_emulator",
     tags=["emulator: devices"],
-    responses={code: {"model": SakuraError} for code in (400, 404)},
+    responses={code: {"model": SakuraError} for code in (400, 404, 503)},
 )
 
 
@@ -55,6 +58,31 @@ async def device(iccid: Iccid, backend: BackendDep) -> DeviceOut:
 async def device_reports(iccid: Iccid, backend: BackendDep) -> list[dict[str, Any]]:
     """The `usage` payloads stored for the SIM, each once, in `seq` order."""
     return backend.devices.reports(iccid)
+
+
+@router.post("/sims/{iccid}/commands", status_code=202, response_model=dict[str, Any])
+async def send_command(
+    iccid: Iccid, body: dict[str, Any], request: Request, backend: BackendDep
+) -> dict[str, Any]:
+    """Publish a command to the device on its `commands` topic (contracts §3, QoS 1):
+    `{"op": "internet_on" | "internet_off" | "report_now", "id"?: ...}`; returns the
+    command as sent (an `id` is made when none is given). 503 without a broker."""
+    if backend.devices.view(iccid).sim_id is None:
+        raise NotFound(f"SIM {iccid} is not registered", code="not_found")
+    try:
+        command = wire.Command.from_json(wire.encode({"id": secrets.token_hex(8), **body}))
+    except wire.WireError as exc:
+        raise BadRequest(f"bad command: {exc}", code="invalid_parameter") from None
+    link = getattr(request.app.state, "mqtt", None)
+    if link is None:
+        raise ServiceUnavailable("no MQTT broker to publish to", code="service_unavailable")
+    try:
+        await link.publish(wire.commands_topic(iccid), command.to_json())
+    except (ConnectionError, OSError) as exc:
+        raise ServiceUnavailable(
+            f"the broker did not take the command: {exc}", code="service_unavailable"
+        ) from None
+    return command.to_dict()
 
 
 class MqttOut(BaseModel):

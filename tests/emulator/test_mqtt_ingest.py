@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 
 import aiomqtt
+import httpx
 import pytest
 
 from agent.reporting.outbox import Outbox
+from emulator.app import create_app
 from emulator.billing import load_tariff, parse_event_lines, price_month
 from emulator.errors import NotFound
 from simgate import wire
@@ -265,3 +267,33 @@ async def test_registration_after_start_reaches_mosquitto(tmp_path: Path) -> Non
         async with cloud.client(device) as client:
             await client.publish(wire.usage_topic(device.iccid), report(device, 1), qos=1)
         await wait_until(lambda: cloud.seqs(device.iccid) == [1], 10, "the report")
+
+
+async def test_commands_from_the_emulator_reach_the_device(kind: Kind, tmp_path: Path) -> None:
+    async with cloud_on(kind, tmp_path) as cloud:
+        device = await cloud.register()
+        app = create_app(cloud.db, backend=cloud.backend, dispatch=False)
+        app.state.mqtt = cloud.embedded or cloud.ingest
+        received: list[wire.Command] = []
+        outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
+        reporter = cloud.reporter(device, outbox, on_command=received.append)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            running(reporter),
+            httpx.AsyncClient(transport=transport, base_url="http://emulator") as client,
+        ):
+            await reporter.wait_connected()
+            await asyncio.sleep(0.3)  # the device's subscription to its commands topic
+            sent = await client.post(
+                f"/_emulator/sims/{device.iccid}/commands", json={"op": "internet_off"}
+            )
+            assert sent.status_code == 202, sent.text
+            await wait_until(lambda: bool(received), 10, "the command at the device")
+            bad = await client.post(f"/_emulator/sims/{device.iccid}/commands", json={"op": "x"})
+            unknown = await client.post("/_emulator/sims/8981000000000000000/commands", json={})
+        outbox.close()
+    assert received[0].op is wire.Op.INTERNET_OFF
+    assert received[0].id == sent.json()["id"]
+    assert bad.status_code == 400
+    assert "op" in bad.json()["error_msg"]
+    assert unknown.status_code == 404
