@@ -8,6 +8,7 @@ same SIM are serialised and a refused request changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
@@ -323,11 +324,15 @@ class Store:
             self._depth = 1
             try:
                 yield Tx(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
                 self._db.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full) leaves the transaction open, and SQLite may
+                # have rolled back by itself already: end it either way, or every later
+                # BEGIN fails.
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise
             finally:
                 self._depth = 0
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.reporting.backoff import Backoff
-from agent.reporting.outbox import Outbox
+from agent.reporting.outbox import Outbox, OutboxError
 from agent.reporting.publisher import Broker, CommandHandler, Reporter
 from agent.reporting.token import Token
 
@@ -184,7 +184,11 @@ class StateTracker:
         key = json.dumps([self.sim, net, self.internet], sort_keys=True, default=str)
         if key == self._published:
             return
-        self._reporter.report_state(self.sim, self.net, self.internet)
+        try:
+            self._reporter.report_state(self.sim, self.net, self.internet)
+        except OutboxError as exc:  # disk full or busy: the state goes out on the next change
+            log.warning("state: not reported now: %s", exc)
+            return
         self._published = key
         self.reports += 1
 

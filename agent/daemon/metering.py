@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.at.errors import AtProtocolError
 from agent.reporting.outbox import Outbox, OutboxError
 from agent.usage.meter import MeterStateError, UsageMeter
 from agent.usage.sources import UsageSource
@@ -121,7 +122,7 @@ class MeteringLoop:
                 if not self._restored:
                     self._restore(recorder.outbox)
                 _, traffic = await self.meter.measure(source, save=False)
-            except (OSError, OutboxError, MeterStateError) as exc:
+            except (OSError, OutboxError, MeterStateError, AtProtocolError) as exc:
                 self._complain(f"usage: cannot read {source.name}: {exc}")
                 return None
             self._problem = None

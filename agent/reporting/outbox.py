@@ -15,6 +15,7 @@ record (the modem's counters keep counting meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -247,11 +248,18 @@ class _Transaction:
                 self._db.execute("COMMIT")
                 return
             except sqlite3.Error as commit_error:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise OutboxError(f"cannot write outbox {self._path}: {commit_error}") from None
-        self._db.execute("ROLLBACK")
+        self._rollback()
         if isinstance(exc, sqlite3.Error):
             raise OutboxError(f"cannot write outbox {self._path}: {exc}") from None
+
+    def _rollback(self) -> None:
+        # On SQLITE_FULL, IOERR, NOMEM or BUSY SQLite may have rolled back by itself; a
+        # second ROLLBACK would raise and hide the error that matters.
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
 
 def _open(path: Path) -> sqlite3.Connection:

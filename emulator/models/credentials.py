@@ -69,7 +69,8 @@ class DeviceTokens:
 
     def verify(self, sim: Sim, token: str) -> bool:
         """True when `token` is the SIM's current device token."""
-        return hmac.compare_digest(self.token_for(sim), token)
+        # bytes: compare_digest refuses str with non-ASCII characters (a hostile login)
+        return hmac.compare_digest(self.token_for(sim).encode(), token.encode())
 
 
 INGEST_USERNAME = "simgate-emulator"

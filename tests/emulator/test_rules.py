@@ -434,3 +434,9 @@ def test_reset_forgets_everything_but_credentials(backend: Backend) -> None:
 def test_manufactured_iccids_pass_the_luhn_check(backend: Backend) -> None:
     cards = [backend.cards.manufacture() for _ in range(20)]
     assert all(luhn_valid(card.iccid) and len(card.iccid) == 19 for card in cards)
+
+
+def test_rule4_a_non_ascii_device_token_is_refused_not_raised(backend: Backend) -> None:
+    sim = register(backend)
+    assert backend.device_tokens.verify(sim, "トークン") is False
+    assert backend.device_tokens.verify(sim, backend.device_tokens.token_for(sim)) is True

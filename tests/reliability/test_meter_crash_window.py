@@ -154,3 +154,30 @@ async def test_without_a_crash_every_byte_is_in_a_record(tmp_path: Path) -> None
         await metering(state, sysfs, Appends(outbox)).measure_once()
         records = outbox.pending(100)
     assert [(r.up, r.down) for r in records] == [(1000, 4000)]
+
+
+async def test_rule3_a_full_disk_keeps_the_bytes_for_later_and_loses_none(tmp_path: Path) -> None:
+    """SQLITE_FULL rolls the transaction back by itself: the outbox must still say
+    OutboxError (not crash on a second ROLLBACK), and the metering keep the bytes."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    sysfs = FakeSysfs(tmp_path)
+    sysfs.set("wwan0", tx=0, rx=0)
+    with Outbox(state / "outbox.sqlite3", ICCID) as outbox:
+        loop = metering(state, sysfs, Appends(outbox))
+        assert await loop.measure_once() is None
+        pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+        outbox._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+        moved = 0
+        for step in range(1, 60):
+            sysfs.set("wwan0", tx=step * 1000, rx=step * 1000)
+            moved = step * 1000
+            if await loop.measure_once() is None:
+                break  # refused: the bytes stay with the metering loop
+        else:
+            pytest.fail("the outbox never filled up")
+        outbox._db.execute("PRAGMA max_page_count = 1073741823")  # room again
+        await loop.measure_once()
+        records = outbox.pending(1000)
+    assert sum(r.up for r in records) == moved
+    assert sum(r.down for r in records) == moved
