@@ -3,7 +3,7 @@
 One session = one MQTT connection (client id and username = the ICCID, password = the
 device token, persistent session so that commands sent during a short drop still
 arrive, last will `status` = "offline" retained). On connect it subscribes to
-`commands`, publishes `status` "online" and the latest `state` (both retained), then
+`commands` and `errors` (each refusal by the cloud is logged as an error), publishes `status` "online" and the latest `state` (both retained), then
 publishes waiting usage records at QoS 1 with at most `window` un-acknowledged at once.
 A record is deleted from the outbox only once `publish` has returned, which aiomqtt
 does for QoS 1 only after the broker's PUBACK; so a record is sent at least once, and
@@ -34,7 +34,7 @@ from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import STATE, Outbox
 from agent.reporting.token import Token
 from simgate import wire
-from simgate.wire import Command, Op, StateReport, UsageReport, WireError
+from simgate.wire import Command, ErrorReport, Op, StateReport, UsageReport, WireError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ class Reporter:
         self._usage_topic = wire.usage_topic(self.iccid)
         self._state_topic = wire.state_topic(self.iccid)
         self._commands_topic = wire.commands_topic(self.iccid)
+        self._errors_topic = wire.errors_topic(self.iccid)
+        self.refusals = 0
+        """How many of our messages the cloud refused (its `errors` topic)."""
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
@@ -253,6 +256,7 @@ class Reporter:
             log.info("MQTT: connected to %s:%d as %s", *self._where(), self.iccid)
             try:
                 await client.subscribe(self._commands_topic, qos=1)
+                await client.subscribe(self._errors_topic, qos=1)
                 await client.publish(self._status_topic, wire.ONLINE, qos=1, retain=True)
                 self._state_dirty = self._state is not None
                 await _until_first_done(
@@ -337,6 +341,9 @@ class Reporter:
     async def _listen(self, client: aiomqtt.Client) -> None:
         """Parse commands as they come; the loop ends only when the connection does."""
         async for message in client.messages:
+            if message.topic.matches(self._errors_topic):
+                self._on_refusal(message.payload)
+                continue
             if not message.topic.matches(self._commands_topic):
                 log.warning("MQTT: ignored a message on unexpected topic %s", message.topic)
                 continue
@@ -360,6 +367,23 @@ class Reporter:
             except asyncio.QueueFull:
                 log.warning("MQTT: too many commands waiting; dropped %s", command.id)
         raise aiomqtt.MqttError("the message stream ended")
+
+    def _on_refusal(self, payload: object) -> None:
+        """The cloud refused one of our messages: say so loudly, it will not be stored.
+
+        A `usage` seq refused as a repeat with other content means this outbox numbers
+        from where an earlier one already did (a recreated state dir, a reflashed card):
+        those records are acknowledged by the broker but not in the cloud's books.
+        """
+        try:
+            refusal = ErrorReport.from_json(payload)
+        except WireError as exc:
+            log.warning("MQTT: ignored a malformed error report: %s", exc)
+            return
+        self.refusals += 1
+        log.error(
+            "MQTT: the cloud refused %s seq %s: %s", refusal.topic, refusal.seq, refusal.error
+        )
 
     async def _obey(self) -> None:
         while True:

@@ -297,3 +297,37 @@ async def test_commands_from_the_emulator_reach_the_device(kind: Kind, tmp_path:
     assert bad.status_code == 400
     assert "op" in bad.json()["error_msg"]
     assert unknown.status_code == 404
+
+
+async def test_rule3_a_recreated_outbox_is_refused_loudly_not_silently(
+    kind: Kind, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new outbox numbers from 1 again; the cloud refuses the clashing seq (other
+    content) on `errors`, and the device says so in its log instead of nothing."""
+    async with cloud_on(kind, tmp_path) as cloud:
+        device = await cloud.register()
+        first = Outbox(tmp_path / "first.sqlite3", device.iccid)
+        append_usage(first, up=10)
+        reporter = cloud.reporter(device, first)
+        async with running(reporter):
+            await wait_until(lambda: cloud.seqs(device.iccid) == [1], 10, "seq 1 stored")
+        first.close()
+        second = Outbox(tmp_path / "second.sqlite3", device.iccid)  # a reflashed card
+        append_usage(second, up=99)
+        reporter = cloud.reporter(device, second)
+        async with running(reporter):
+            await wait_until(lambda: reporter.refusals == 1, 10, "the refusal at the device")
+        second.close()
+        assert [r["up"] for r in cloud.backend.devices.reports(device.iccid)] == [10]
+    assert any("the cloud refused" in r.getMessage() for r in caplog.records)
+
+
+def append_usage(outbox: Outbox, up: int) -> None:
+    outbox.append(
+        imei=None,
+        start="2026-03-10T00:00:00Z",
+        end="2026-03-10T00:05:00Z",
+        up=up,
+        down=0,
+        source="modem",
+    )
