@@ -3,8 +3,9 @@
 One session = one MQTT connection (client id and username = the ICCID, password = the
 device token, persistent session so that commands sent during a short drop still
 arrive, last will `status` = "offline" retained). On connect it subscribes to
-`commands` and `errors` (each refusal by the cloud is logged as an error), publishes `status` "online" and the latest `state` (both retained), then
-publishes waiting usage records at QoS 1 with at most `window` un-acknowledged at once.
+`commands` and `errors` (each refusal by the cloud is logged as an error), publishes
+`status` "online" and the latest `state` (both retained), then publishes waiting usage
+records at QoS 1 with at most `window` un-acknowledged at once.
 A record is deleted from the outbox only once `publish` has returned, which aiomqtt
 does for QoS 1 only after the broker's PUBACK; so a record is sent at least once, and
 the cloud's `(iccid, seq)` ingest makes it count once (safety rule 3).
