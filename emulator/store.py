@@ -167,7 +167,8 @@ CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     description TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    file_transfer INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS platform_device_ids (
     iccid TEXT PRIMARY KEY,

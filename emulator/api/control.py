@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulator.api.common import BackendDep
 from emulator.api.sakura_schemas import SakuraError
 from emulator.clock import iso_jst, iso_utc, jst_month, parse_time
-from emulator.errors import NotFound
+from emulator.errors import Conflict, NotFound
 from emulator.models.account import Account, EntityType, check_month
 from emulator.models.cards import check_iccid
 from emulator.models.faults import FaultRule
@@ -354,13 +354,16 @@ async def clear_faults(backend: BackendDep) -> FaultsOut:
 async def invoice(month: Month, request: Request, backend: BackendDep) -> dict[str, Any]:
     """The invoice of a JST month (contracts §2), priced by the billing engine from the
     event log with the tariff given to `serve --tariff` (default: the shipped example)."""
-    from emulator.billing import load_tariff, parse_event_lines, price_month
+    from emulator.billing import TariffError, load_tariff, parse_event_lines, price_month
 
     check_month(month)
     state = request.app.state
     if getattr(state, "tariff", None) is None:
         state.tariff = load_tariff(state.tariff_path)
-    result: dict[str, Any] = price_month(
-        parse_event_lines(backend.events.lines()), month, state.tariff
-    ).to_json()
+    try:
+        result: dict[str, Any] = price_month(
+            parse_event_lines(backend.events.lines()), month, state.tariff
+        ).to_json()
+    except TariffError as exc:  # the books need a price the tariff given to serve lacks
+        raise Conflict(f"cannot price {month}: {exc}", code="tariff_incomplete") from None
     return result

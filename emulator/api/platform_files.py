@@ -50,12 +50,12 @@ authed = APIRouter(
     prefix=PREFIX,
     tags=["Mono Platform: files"],
     dependencies=[Depends(require_auth)],
-    responses=errors(400, 401, 404, 413),
+    responses=errors(400, 401, 404, 409, 413),
 )
 device_routes = APIRouter(
     prefix=f"{PREFIX}/device",
     tags=["Mono Platform: files (device side)"],
-    responses=errors(400, 401, 404, 413),
+    responses=errors(400, 401, 404, 409, 413),
 )
 _basic = HTTPBasic(auto_error=False, realm="simgate-device")
 
@@ -110,7 +110,8 @@ async def upload(
     project_id: ProjectId, name: Name, sha256: Sha256, to: To, request: Request, backend: BackendDep
 ) -> FileOut:
     """Upload a file for a device or an outgoing webhook of the project; a wrong
-    `sha256` is refused (400) and a file over the size limit too (413)."""
+    `sha256` is refused (400), a file over the size limit too (413), and any file while
+    the project's `file_transfer` sub-option is off (409)."""
     data = await _body(request, backend)
     stored = backend.platform.files.upload(project_id, name=name, data=data, sha256=sha256, to=to)
     return FileOut(**stored.to_json())

@@ -46,8 +46,11 @@ async def list_projects(backend: BackendDep) -> list[ProjectOut]:
 @router.post("/projects", status_code=201, response_model=ProjectOut)
 async def create_project(body: ProjectIn, backend: BackendDep) -> ProjectOut:
     """Create a project (business accounts with a Secure Mobile Connect contract only,
-    001 §51.2, §53.2); the first forms the platform contract (§53.1)."""
-    project = backend.platform.projects.create(body.name, body.description)
+    001 §51.2, §53.2); the first forms the platform contract (§53.1). `file_transfer`
+    chooses the file send/receive sub-option (§50.3, billed per month, §56)."""
+    project = backend.platform.projects.create(
+        body.name, body.description, file_transfer=body.file_transfer
+    )
     return ProjectOut(**project.__dict__)
 
 
@@ -61,16 +64,17 @@ async def get_project(project_id: ProjectId, backend: BackendDep) -> ProjectOut:
 async def update_project(
     project_id: ProjectId, body: ProjectPatch, backend: BackendDep
 ) -> ProjectOut:
-    """Rename or redescribe a project."""
+    """Rename or redescribe a project, or turn file send/receive (§50.3(2)) on or off."""
     project = backend.platform.projects.update(
-        project_id, name=body.name, description=body.description
+        project_id, name=body.name, description=body.description, file_transfer=body.file_transfer
     )
     return ProjectOut(**project.__dict__)
 
 
 @router.delete("/projects/{project_id}", response_model=ProjectOut)
 async def delete_project(project_id: ProjectId, backend: BackendDep) -> ProjectOut:
-    """Delete a project without devices (409 otherwise); its adapters and files go too."""
+    """Delete a project without devices (409 otherwise); its adapters and files go too
+    and its sub-options are cleared."""
     return ProjectOut(**backend.platform.projects.delete(project_id).__dict__)
 
 

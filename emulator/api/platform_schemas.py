@@ -40,11 +40,17 @@ class ContractOut(BaseModel):
     projects: int
 
 
+FILE_TRANSFER = (
+    "the file send/receive sub-option (001 §50.3(2)), billed per project per month (§56)"
+)
+
+
 class ProjectIn(Strict):
     """A new project."""
 
     name: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=512)
+    file_transfer: bool = Field(default=False, description=FILE_TRANSFER)
 
 
 class ProjectPatch(Strict):
@@ -52,6 +58,7 @@ class ProjectPatch(Strict):
 
     name: str | None = Field(default=None, max_length=64)
     description: str | None = Field(default=None, max_length=512)
+    file_transfer: bool | None = Field(default=None, description=FILE_TRANSFER)
 
 
 class ProjectOut(BaseModel):
@@ -62,6 +69,10 @@ class ProjectOut(BaseModel):
     description: str
     created_at: str
     devices: int
+    file_transfer: bool = Field(description=FILE_TRANSFER)
+    adapters: int = Field(
+        description="service adapters (001 §50.3(1)); one or more = the sub-option is set"
+    )
 
 
 class SimResourceOut(BaseModel):

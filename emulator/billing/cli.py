@@ -96,6 +96,8 @@ def main(argv: list[str]) -> int:
                 document, text = forecast.to_json(), forecast_table(forecast)
     except EventLogError as exc:
         return _fail(f"{args.events}: {exc}; no invoice printed")
+    except TariffError as exc:  # a price the log needs is absent (optional keys)
+        return _fail(f"bad tariff: {exc}; no invoice printed")
     except UnicodeDecodeError:
         return _fail(f"{args.events}: not UTF-8 text; no invoice printed")
     except OSError as exc:

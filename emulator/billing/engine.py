@@ -57,10 +57,17 @@ class Pricer:
         self.books = books
         self.tariff = books.tariff
         self.schedule = build_schedule(books.lifecycle, books.calendar)
+        self._check_option_prices()
         self.comm = communication_months(books)
         self.sims = SimCharges(books, self.schedule, self.comm)
         self.payments = payments_by_invoice(books)
         self._memo: dict[Month, Invoice] = {}
+
+    def _check_option_prices(self) -> None:
+        """Every option the log sets has a price (optional keys may be absent): else
+        TariffError naming the key, for every month alike, never a silent 0."""
+        for option, subject in sorted(self.schedule.options):
+            self.tariff.price(f"option_{option}", f"option {option!r} set for {subject}")
 
     def invoice(self, month: Month) -> Invoice:
         """The invoice of a month (memoised).

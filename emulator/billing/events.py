@@ -102,7 +102,9 @@ def _timestamp_text(value: object) -> str:
 
 
 Check = Callable[[object], object]
-OPTIONS = ("ip", "device_lock", "dns")
+OPTIONS = ("ip", "device_lock", "dns", "service_adapter", "file_transfer")
+"""Sub-options: per SIM (``ip``, ``device_lock``), per gateway (``dns``, 001 §40) and, an
+addition, per project (``service_adapter``, ``file_transfer``, 001 §50.3, §56)."""
 SMS_KINDS = ("2fa", "a2p")
 
 # type -> (required fields, optional fields); additions to contracts §2 are marked.
@@ -112,6 +114,7 @@ SCHEMA: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "traffic": ({"iccid": _identifier, "up": _count, "down": _count}, {}),
     "gateway_created": ({"gateway": _identifier}, {}),
     "gateway_deleted": ({"gateway": _identifier}, {}),
+    # addition: project options service_adapter and file_transfer (subject = project id)
     "option_set": ({"option": _one_of(*OPTIONS), "subject": _identifier}, {}),
     "option_cleared": ({"option": _one_of(*OPTIONS), "subject": _identifier}, {}),
     "project_created": ({"project": _identifier}, {}),

@@ -27,6 +27,8 @@ MONTHLY_ITEMS = frozenset(
         "option_ip",
         "option_device_lock",
         "option_dns",
+        "option_service_adapter",
+        "option_file_transfer",
         "platform_basic",
         "data_plan",
     }

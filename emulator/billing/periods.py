@@ -33,6 +33,8 @@ _RANK = {
 }
 SIM_OPTIONS = ("ip", "device_lock")
 GATEWAY_OPTIONS = ("dns",)
+PROJECT_OPTIONS = ("service_adapter", "file_transfer")
+"""Mono Platform sub-options (001 §50.3, §56): subject = the project id."""
 
 
 @dataclass
@@ -157,6 +159,8 @@ def build_schedule(events: Iterable[Event], calendar: Calendar) -> Schedule:
             _begin(schedule.projects, fields["project"], item)
         elif kind == "project_deleted":
             _end(schedule.projects, fields["project"], item)
+            for option in PROJECT_OPTIONS:
+                _end(options, f"{option}\0{fields['project']}", item)
             for key, periods in devices.items():
                 if periods[-1].end is None and periods[-1].project == fields["project"]:
                     _end(devices, key, item)

@@ -1,4 +1,5 @@
-"""Charges of gateways (001 §39), sub-options (§40), the platform (§55) and SMS (§70)."""
+"""Charges of gateways (001 §39), sub-options (§40; the platform's §50.3, §56), the
+platform (§55) and SMS (§70)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from emulator.billing.invoice import Line, make_line
 from emulator.billing.ledger import Books
 from emulator.billing.months import Month, month_str
-from emulator.billing.periods import Period, Schedule
+from emulator.billing.periods import PROJECT_OPTIONS, Period, Schedule
 
 
 def _span(books: Books, period: Period) -> str:
@@ -35,6 +36,11 @@ def gateway_lines(books: Books, schedule: Schedule, month: Month) -> Iterator[Li
             yield make_line("gateway", gateway, len(touching), price, "001 §39", reason)
 
 
+def option_clause(option: str) -> str:
+    """The clause of a sub-option's fee: §40 (SIM, gateway) or §50.3 + §56 (project)."""
+    return "001 §50.3, §56" if option in PROJECT_OPTIONS else "001 §40"
+
+
 def option_lines(books: Books, schedule: Schedule, month: Month) -> Iterator[Line]:
     """One monthly fee per option and subject for every month it was set at any time."""
     for (option, subject), periods in schedule.options.items():
@@ -43,7 +49,8 @@ def option_lines(books: Books, schedule: Schedule, month: Month) -> Iterator[Lin
             item = f"option_{option}"
             spans = ", ".join(_span(books, p) for p in touching)
             reason = f"set {spans}; whole months"
-            yield make_line(item, subject, 1, books.tariff.prices[item], "001 §40", reason)
+            price = books.tariff.price(item)
+            yield make_line(item, subject, 1, price, option_clause(option), reason)
 
 
 def platform_lines(books: Books, schedule: Schedule, month: Month) -> Iterator[Line]:

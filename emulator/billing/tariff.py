@@ -2,8 +2,10 @@
 
 No price lives in the engine's logic. Numbers are read exactly (``5.5`` is 11/2, never a
 binary float), so rounding down per line is exact. All ``[prices]`` keys of contracts §2
-are required; ``[policy]`` keys and the ``[data_plan]`` table are optional with the
-defaults documented in docs/billing.md. Unknown sections or keys are refused by name.
+are required; the platform sub-option prices (``OPTIONAL_PRICE_KEYS``) are optional, and
+pricing a log that needs an absent one fails naming it. ``[policy]`` keys and the
+``[data_plan]`` table are optional with the defaults documented in docs/billing.md.
+Unknown sections or keys are refused by name.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ PRICE_KEYS = (
     "sms_2fa",
     "sms_a2p",
 )
+OPTIONAL_PRICE_KEYS = ("option_service_adapter", "option_file_transfer")
+"""Prices a tariff may leave out (contracts §2's example has none of them); a log that
+needs one then fails with TariffError naming it, never a silent 0."""
 INTEREST_DAY_RULES = ("after_due_to_before_payment", "after_due_to_payment_day")
 DATA_PLAN_KINDS = ("per_volume", "fixed")
 _POLICY_KEYS = (
@@ -74,9 +79,13 @@ class Tariff:
     puk_attempts: int = 10
     data_plan: DataPlan = field(default_factory=DataPlan)
 
-    def price(self, key: str) -> Fraction:
-        """Unit price of a price key."""
-        return self.prices[key]
+    def price(self, key: str, needed_for: str = "") -> Fraction:
+        """Unit price of a price key; TariffError naming ``prices.KEY`` when it is absent."""
+        try:
+            return self.prices[key]
+        except KeyError:
+            why = f"missing price (needed for {needed_for})" if needed_for else "missing price"
+            raise TariffError(f"prices.{key}", why) from None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -134,12 +143,15 @@ def tariff_from_dict(doc: dict[str, Any]) -> Tariff:
     """Validate a decoded TOML document (floats as Decimal) into a Tariff."""
     _refuse_unknown("", doc, ("prices", "policy", "data_plan"))
     prices_table = _table(doc, "prices")
-    _refuse_unknown("prices.", prices_table, PRICE_KEYS)
+    _refuse_unknown("prices.", prices_table, PRICE_KEYS + OPTIONAL_PRICE_KEYS)
     prices: dict[str, Fraction] = {}
     for key in PRICE_KEYS:
         if key not in prices_table:
             raise TariffError(f"prices.{key}", "missing price")
         prices[key] = _number(f"prices.{key}", prices_table[key])
+    for key in OPTIONAL_PRICE_KEYS:
+        if key in prices_table:
+            prices[key] = _number(f"prices.{key}", prices_table[key])
     policy = _table(doc, "policy")
     _refuse_unknown("policy.", policy, _POLICY_KEYS)
     options: dict[str, Any] = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from emulator.billing import TariffError, load_tariff
-from emulator.billing.tariff import PRICE_KEYS
+from emulator.billing.tariff import OPTIONAL_PRICE_KEYS, PRICE_KEYS
 
 CONTRACT_EXAMPLE = """
 [prices]            # yen, before tax
@@ -41,7 +42,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_default_tariff_has_every_price_and_says_it_is_an_example() -> None:
     tariff = load_tariff()
-    assert set(tariff.prices) == set(PRICE_KEYS)
+    assert set(tariff.prices) == set(PRICE_KEYS + OPTIONAL_PRICE_KEYS)
     assert tariff.prices["data_per_mb"] == Fraction(11, 2)
     assert tariff.tax_rate == Fraction(1, 10)
     assert tariff.late_interest_rate == Fraction(146, 1000)
@@ -53,7 +54,24 @@ def test_shipped_default_tariff_has_every_price_and_says_it_is_an_example() -> N
 
 def test_contract_s2_example_tariff_is_accepted_as_is(tmp_path: Path) -> None:
     tariff = load_tariff(write(tmp_path, CONTRACT_EXAMPLE))
-    assert tariff == load_tariff()
+    default = load_tariff()
+    # the shipped default adds only the optional platform sub-option prices
+    assert set(tariff.prices) == set(PRICE_KEYS)
+    assert tariff.prices == {key: default.prices[key] for key in PRICE_KEYS}
+    assert tariff == dataclasses.replace(default, prices=tariff.prices)
+
+
+def test_optional_prices_are_read_and_checked_when_given(tmp_path: Path) -> None:
+    text = CONTRACT_EXAMPLE.replace(
+        "[policy]", "option_service_adapter = 250\noption_file_transfer = 120.5\n[policy]"
+    )
+    prices = load_tariff(write(tmp_path, text)).prices
+    assert prices["option_service_adapter"] == 250
+    assert prices["option_file_transfer"] == Fraction(241, 2)
+    bad = text.replace("option_file_transfer = 120.5", 'option_file_transfer = "free"')
+    with pytest.raises(TariffError) as caught:
+        load_tariff(write(tmp_path, bad))
+    assert caught.value.key == "prices.option_file_transfer"
 
 
 def test_tariff_missing_price_names_the_key(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from emulator.app import create_app
 from emulator.backend import Backend
 from emulator.models.platform.adapters import sign
 from simgate.wire import PlatformMessage, TypedObject, WireError
@@ -19,6 +20,7 @@ from simgate.wire import PlatformMessage, TypedObject, WireError
 from .platform_support import (
     API,
     AUTH,
+    CREDENTIALS,
     TestClient,
     add_device,
     client,
@@ -366,12 +368,22 @@ def test_adapter_crud_and_validation(client: TestClient) -> None:
 # --- files -------------------------------------------------------------------------------
 
 
+def _enable_file_transfer(client: TestClient, project: str) -> None:
+    r = client.patch(f"{P}/projects/{project}", auth=AUTH, json={"file_transfer": True})
+    assert (r.status_code, r.json()["file_transfer"]) == (200, True), r.text
+
+
 def test_file_integrity_and_size_limit(client: TestClient) -> None:
     iccid, project, device = _platform_device(client)
     data = bytes(range(256)) * 40
     digest = hashlib.sha256(data).hexdigest()
     url = f"{P}/projects/{project}/files"
-    params: dict[str, Any] = {"name": "fw.bin", "sha256": "0" * 64, "to": f"device:{device}"}
+    params: dict[str, Any] = {"name": "fw.bin", "sha256": digest, "to": f"device:{device}"}
+    # a sub-option the customer chooses (§50.3): refused until the project turns it on
+    r = client.post(url, auth=AUTH, params=params, content=data)
+    assert (r.status_code, r.json()["error_code"]) == (409, "file_transfer_not_enabled")
+    _enable_file_transfer(client, project)
+    params["sha256"] = "0" * 64
     r = client.post(url, auth=AUTH, params=params, content=data)
     assert (r.status_code, r.json()["error_code"]) == (400, "sha256_mismatch")
     assert client.get(url, auth=AUTH).json() == []
@@ -400,6 +412,7 @@ def test_file_integrity_and_size_limit(client: TestClient) -> None:
 
 def test_device_uploads_a_file_for_an_outgoing_webhook(client: TestClient) -> None:
     iccid, project, device = _platform_device(client)
+    _enable_file_transfer(client, project)
     adapter = client.post(
         f"{P}/projects/{project}/adapters",
         auth=AUTH,
@@ -437,3 +450,121 @@ def test_worked_example_7_reregistered_device_two_platform_fees(client: TestClie
     assert line["clause"] == "001 §55"
     # a month without platform traffic costs nothing (§55.2)
     assert lines(client.get("/_emulator/invoices/2026-04").json(), "platform_basic") == []
+
+
+def _option_events(client: TestClient) -> list[tuple[str, str, str, str]]:
+    """(type, option, subject, at) of the project sub-option events, in log order."""
+    return [
+        (e["type"], e["option"], e["subject"], e["at"])
+        for e in events(client)
+        if e["type"].startswith("option_") and e["option"] in ("service_adapter", "file_transfer")
+    ]
+
+
+def test_001_s56_service_adapter_option_follows_the_first_and_last_adapter(
+    client: TestClient,
+) -> None:
+    register_sim(client)
+    project = create_project(client)
+    base = f"{P}/projects/{project}/adapters"
+    assert _option_events(client) == []
+    set_clock(client, "2026-03-20T09:00:00+09:00")
+    first = client.post(base, auth=AUTH, json={"kind": "incoming_webhook"}).json()
+    second = client.post(
+        base, auth=AUTH, json={"kind": "outgoing_webhook", "url": "https://example.test/h"}
+    ).json()
+    assert client.get(f"{P}/projects/{project}", auth=AUTH).json()["adapters"] == 2
+    set_clock(client, "2026-04-02T09:00:00+09:00")
+    assert client.delete(f"{base}/{first['id']}", auth=AUTH).status_code == 200
+    set_clock(client, "2026-05-01T09:00:00+09:00")
+    assert client.delete(f"{base}/{second['id']}", auth=AUTH).status_code == 200
+    # set at the first adapter, cleared at the last; stamped with the virtual clock
+    assert _option_events(client) == [
+        ("option_set", "service_adapter", project, "2026-03-20T00:00:00+00:00"),
+        ("option_cleared", "service_adapter", project, "2026-05-01T00:00:00+00:00"),
+    ]
+    for month in ("2026-03", "2026-04", "2026-05"):
+        [line] = lines(client.get(f"/_emulator/invoices/{month}").json(), "option_service_adapter")
+        assert (line["subject"], line["quantity"], line["unit_price"], line["amount"]) == (
+            project,
+            1,
+            200,
+            200,
+        )
+        assert line["clause"] == "001 §50.3, §56"
+    assert lines(client.get("/_emulator/invoices/2026-06").json(), "option_service_adapter") == []
+
+
+def test_001_s56_file_transfer_is_a_project_setting_cleared_by_project_deletion(
+    client: TestClient,
+) -> None:
+    register_sim(client)
+    r = client.post(f"{P}/projects", auth=AUTH, json={"name": "f", "file_transfer": True})
+    assert r.status_code == 201, r.text
+    project = r.json()["id"]
+    assert (r.json()["file_transfer"], r.json()["adapters"]) == (True, 0)
+    adapter = client.post(
+        f"{P}/projects/{project}/adapters", auth=AUTH, json={"kind": "incoming_webhook"}
+    )
+    assert adapter.status_code == 201
+    url = f"{P}/projects/{project}"
+    set_clock(client, "2026-04-15T09:00:00+09:00")
+    assert client.patch(url, auth=AUTH, json={"file_transfer": True}).status_code == 200
+    assert client.patch(url, auth=AUTH, json={"name": "g"}).json()["file_transfer"] is True
+    assert (
+        client.patch(url, auth=AUTH, json={"file_transfer": False}).json()["file_transfer"] is False
+    )
+    set_clock(client, "2026-05-10T09:00:00+09:00")
+    assert client.patch(url, auth=AUTH, json={"file_transfer": True}).status_code == 200
+    set_clock(client, "2026-06-01T09:00:00+09:00")
+    assert client.delete(url, auth=AUTH).status_code == 200
+    march = "2026-03-10T00:00:00+00:00"
+    assert _option_events(client) == [
+        ("option_set", "file_transfer", project, march),
+        ("option_set", "service_adapter", project, march),
+        ("option_cleared", "file_transfer", project, "2026-04-15T00:00:00+00:00"),
+        ("option_set", "file_transfer", project, "2026-05-10T00:00:00+00:00"),
+        ("option_cleared", "service_adapter", project, "2026-06-01T00:00:00+00:00"),
+        ("option_cleared", "file_transfer", project, "2026-06-01T00:00:00+00:00"),
+    ]
+    log = [e["type"] for e in events(client) if e["type"].startswith(("option_", "project_"))]
+    assert (log[0], log[-1]) == ("project_created", "project_deleted")
+    for month in ("2026-03", "2026-04", "2026-05", "2026-06"):
+        invoice = client.get(f"/_emulator/invoices/{month}").json()
+        [line] = lines(invoice, "option_file_transfer")
+        assert (line["subject"], line["unit_price"], line["clause"]) == (
+            project,
+            150,
+            "001 §50.3, §56",
+        )
+    assert lines(client.get("/_emulator/invoices/2026-07").json(), "option_file_transfer") == []
+
+
+CONTRACT_TARIFF = """
+[prices]
+sim_basic = 110
+line_maintenance = 330
+data_per_mb = 5.5
+gateway = 3000
+option_ip = 100
+option_device_lock = 50
+option_dns = 100
+platform_basic = 20
+sms_2fa = 8
+sms_a2p = 6
+"""
+
+
+def test_decision_s56_invoice_without_a_needed_price_is_a_clear_409(tmp_path: Path) -> None:
+    tariff = tmp_path / "tariff.toml"
+    tariff.write_text(CONTRACT_TARIFF)  # the contract's example: no sub-option prices
+    app = create_app(tmp_path / "e.db", tariff, credentials=CREDENTIALS)
+    with TestClient(app) as c:
+        set_clock(c, "2026-03-10T09:00:00+09:00")
+        register_sim(c)
+        project = create_project(c)
+        _enable_file_transfer(c, project)
+        r = c.get("/_emulator/invoices/2026-03")
+    assert r.status_code == 409, r.text
+    assert r.json()["error_code"] == "tariff_incomplete"
+    assert "prices.option_file_transfer" in r.json()["error_msg"]

@@ -144,6 +144,7 @@ async def test_device_messages_over_mqtt(kind: Kind, tmp_path: Path) -> None:
 async def test_file_handed_to_a_device(tmp_path: Path) -> None:
     async with live_platform("embedded", tmp_path) as live:
         device, project, device_id = await live.device_in_project()
+        await live.ok("PATCH", f"{P}/projects/{project}", json={"file_transfer": True})
         data = b"\x00\x01firmware" * 500
         digest = hashlib.sha256(data).hexdigest()
         async with live.cloud.client(device) as client:

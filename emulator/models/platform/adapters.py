@@ -7,6 +7,9 @@
 
 Both are signed: header `X-Simgate-Signature: sha256=<hex HMAC-SHA256 of the raw body>`
 under the adapter's secret (made at creation unless given; shown only then).
+
+The sub-option is billed per project (§56): the project's first adapter, of either kind,
+logs `option_set service_adapter`; deleting its last one logs `option_cleared`.
 """
 
 from __future__ import annotations
@@ -126,7 +129,8 @@ class Adapters:
         key = secret or secrets.token_urlsafe(32)
         now = self._clock.now()
         with self._store.transaction() as db:
-            projects.load(db, project_id)
+            if projects.load(db, project_id).adapters == 0:
+                projects.option_event(db, now, "service_adapter", project_id, on=True)
             adapter_id = db.new_id("adapters")
             db.execute(
                 "INSERT INTO adapters (id, project_id, kind, name, url, secret, created_at) "
@@ -169,7 +173,9 @@ class Adapters:
             return load(db, project_id, adapter_id)
 
     def delete(self, project_id: str, adapter_id: str) -> Adapter:
-        """Delete an adapter; its undelivered deliveries are dropped."""
+        """Delete an adapter; its undelivered deliveries are dropped. The project's last
+        adapter clears the sub-option (`option_cleared`)."""
+        now = self._clock.now()
         with self._store.transaction() as db:
             adapter = load(db, project_id, adapter_id)
             db.execute(
@@ -177,6 +183,8 @@ class Adapters:
                 (f"adapter:{adapter_id}",),
             )
             db.execute("DELETE FROM adapters WHERE id = ?", (adapter_id,))
+            if projects.load(db, project_id).adapters == 0:
+                projects.option_event(db, now, "service_adapter", project_id, on=False)
             return adapter
 
     def endpoint(self, adapter_id: str) -> tuple[str, str] | None:

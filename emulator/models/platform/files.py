@@ -9,6 +9,9 @@ outside system, stores it, and hands it to the chosen device or outside system.
 - Handing over goes through the outbox: to a device, a `simgate.wire.FileNotice` on its
   `platform/files` topic (the device downloads it over HTTP with its own login); to an
   outgoing webhook, a `{"type": "file"}` delivery with the download path.
+- It is a sub-option the customer chooses (§50.3, fee §56): uploads need the project's
+  `file_transfer` setting on (409 `file_transfer_not_enabled` otherwise). Files accepted
+  while it was on stay downloadable after it is turned off.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.clock import VirtualClock, iso_utc
-from emulator.errors import BadRequest, NotFound, PayloadTooLarge
+from emulator.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from emulator.models.platform import adapters, devices, projects
 from emulator.models.platform.outbox import Outbox
 from emulator.store import Store, Tx
@@ -133,7 +136,13 @@ class Files:
             limit = size_limit(db)
             if len(data) > limit:
                 raise too_large(limit, len(data))
-            projects.load(db, project_id)
+            if not projects.load(db, project_id).file_transfer:
+                raise Conflict(
+                    f"file send/receive is not enabled for project {project_id} (a sub-option, "
+                    f"001 §50.3): PATCH /platform/v1/projects/{project_id} "
+                    '{"file_transfer": true} first',
+                    code="file_transfer_not_enabled",
+                )
             file_id = f"file-{uuid.uuid4().hex}"
             if kind == "device":
                 device = devices.in_project(db, project_id, target_id)

@@ -8,6 +8,11 @@
   the ending, creating one after it forms a new contract.
 - A project that still has devices cannot be deleted (**Decision**, like a gateway with
   SIMs): remove them first. Its adapters go with it.
+- Sub-options (§50.3, fees §56), billed per project per month: **service adapter**, set
+  while the project has at least one adapter (`adapters.py` logs the first and the last);
+  **file send/receive**, the project setting `file_transfer` (off by default; uploads are
+  refused while it is off). Deleting a project clears both (`option_cleared`, then
+  `project_deleted`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from emulator.models.common import MAX_DESCRIPTION, MAX_NAME, check_text
 from emulator.store import Store, Tx
 
 ContractStatus = Literal["none", "active", "ending", "ended"]
+ProjectOption = Literal["service_adapter", "file_transfer"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Project:
     description: str
     created_at: str
     devices: int
+    file_transfer: bool = False
+    adapters: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,14 +55,29 @@ class PlatformContract:
     projects: int
 
 
+def option_event(db: Tx, at: datetime, option: ProjectOption, project_id: str, *, on: bool) -> None:
+    """`option_set` / `option_cleared` of a project's sub-option (§50.3, §56)."""
+    kind: events.EventType = "option_set" if on else "option_cleared"
+    events.append(db, at, kind, option=option, subject=project_id)
+
+
+def _count(db: Tx, table: str, project_id: str) -> int:
+    row = db.one(
+        f"SELECT count(*) AS n FROM {table} WHERE project_id = ?",  # noqa: S608 - fixed names
+        (project_id,),
+    )
+    return 0 if row is None else int(row["n"])
+
+
 def _project(db: Tx, row: Any) -> Project:
-    count = db.one("SELECT count(*) AS n FROM project_devices WHERE project_id = ?", (row["id"],))
     return Project(
         id=row["id"],
         name=row["name"],
         description=row["description"],
         created_at=row["created_at"],
-        devices=0 if count is None else int(count["n"]),
+        devices=_count(db, "project_devices", row["id"]),
+        file_transfer=bool(row["file_transfer"]),
+        adapters=_count(db, "adapters", row["id"]),
     )
 
 
@@ -114,8 +137,9 @@ class Projects:
         self._store = store
         self._clock = clock
 
-    def create(self, name: str, description: str = "") -> Project:
-        """Create a project; the first one forms the contract (§53.1)."""
+    def create(self, name: str, description: str = "", *, file_transfer: bool = False) -> Project:
+        """Create a project; the first one forms the contract (§53.1). `file_transfer`
+        chooses the file send/receive sub-option at once (`option_set`)."""
         check_text("name", name, MAX_NAME)
         check_text("description", description, MAX_DESCRIPTION)
         now = self._clock.now()
@@ -132,10 +156,13 @@ class Projects:
                 db.execute("UPDATE platform_account SET ends_at = NULL WHERE id = 1")
             project_id = db.new_id("projects")
             db.execute(
-                "INSERT INTO projects (id, name, description, created_at) VALUES (?, ?, ?, ?)",
-                (project_id, name or project_id, description, iso_utc(now)),
+                "INSERT INTO projects (id, name, description, created_at, file_transfer) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (project_id, name or project_id, description, iso_utc(now), int(file_transfer)),
             )
             events.append(db, now, "project_created", project=project_id)
+            if file_transfer:
+                option_event(db, now, "file_transfer", project_id, on=True)
             return load(db, project_id)
 
     def get(self, project_id: str) -> Project:
@@ -150,26 +177,37 @@ class Projects:
             return [_project(db, row) for row in rows]
 
     def update(
-        self, project_id: str, *, name: str | None = None, description: str | None = None
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        file_transfer: bool | None = None,
     ) -> Project:
-        """Rename or redescribe a project."""
+        """Rename or redescribe a project, or turn its file send/receive sub-option on or
+        off (`option_set` / `option_cleared` when it changes)."""
+        now = self._clock.now()
         with self._store.transaction() as db:
             project = load(db, project_id)
+            if file_transfer is not None and file_transfer != project.file_transfer:
+                option_event(db, now, "file_transfer", project_id, on=file_transfer)
             db.execute(
-                "UPDATE projects SET name = ?, description = ? WHERE id = ?",
+                "UPDATE projects SET name = ?, description = ?, file_transfer = ? WHERE id = ?",
                 (
                     check_text("name", name, MAX_NAME) if name else project.name,
                     check_text("description", description, MAX_DESCRIPTION)
                     if description is not None
                     else project.description,
+                    int(project.file_transfer if file_transfer is None else file_transfer),
                     project_id,
                 ),
             )
             return load(db, project_id)
 
     def delete(self, project_id: str) -> Project:
-        """Delete an empty project (its adapters and pending deliveries to them go too);
-        the last one ends the contract at the end of the month (§60.2)."""
+        """Delete an empty project (its adapters and pending deliveries to them go too, and
+        its sub-options are cleared); the last one ends the contract at the end of the
+        month (§60.2)."""
         now = self._clock.now()
         with self._store.transaction() as db:
             project = load(db, project_id)
@@ -191,6 +229,10 @@ class Projects:
             db.execute("DELETE FROM adapters WHERE project_id = ?", (project_id,))
             db.execute("DELETE FROM platform_files WHERE project_id = ?", (project_id,))
             db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+            if project.adapters:
+                option_event(db, now, "service_adapter", project_id, on=False)
+            if project.file_transfer:
+                option_event(db, now, "file_transfer", project_id, on=False)
             events.append(db, now, "project_deleted", project=project_id)
             if db.one("SELECT 1 FROM projects LIMIT 1") is None:
                 db.execute(
