@@ -266,8 +266,32 @@ def encode(doc: object) -> bytes:
 # --- messages -----------------------------------------------------------------------
 
 
+class _FlatPayload:
+    """A payload that is one flat JSON object of `FIELDS`, in that order (the dataclass's
+    own field order, so `cls(*values)` rebuilds it)."""
+
+    FIELDS: ClassVar[tuple[str, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, keys in contract order."""
+        return {
+            name: dict(value) if isinstance(value, Mapping) else value
+            for name, value in ((name, getattr(self, name)) for name in self.FIELDS)
+        }
+
+    def to_json(self) -> bytes:
+        """Compact UTF-8 JSON (`WireError` if it would be too large)."""
+        return encode(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        """Parse and validate a payload of this kind (bytes or text)."""
+        doc = _decode_object(data, cls.FIELDS)
+        return cls(*(doc[name] for name in cls.FIELDS))
+
+
 @dataclass(frozen=True)
-class UsageReport:
+class UsageReport(_FlatPayload):
     """Bytes moved by one device between `start` and `end` (topic `usage`).
 
     `seq` rises by 1 per record of a device and never repeats; the cloud stores each
@@ -307,23 +331,9 @@ class UsageReport:
         _count(self.down, "down")
         _match(self.source, "source", _SOURCE, "a short lower-case name like 'modem'")
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object, keys in contract order."""
-        return {name: getattr(self, name) for name in self.FIELDS}
-
-    def to_json(self) -> bytes:
-        """Compact UTF-8 JSON."""
-        return encode(self.to_dict())
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        """Parse and validate a `usage` payload."""
-        doc = _decode_object(data, cls.FIELDS)
-        return cls(*(doc[name] for name in cls.FIELDS))
-
 
 @dataclass(frozen=True)
-class StateReport:
+class StateReport(_FlatPayload):
     """What the device knows about itself (topic `state`, retained).
 
     `sim`, `net` and `internet` are the JSON documents of `sim status`, `net status` and
@@ -343,26 +353,6 @@ class StateReport:
         parse_time(self.at, "at")
         for name in ("sim", "net", "internet"):
             _object(getattr(self, name), name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object, keys in contract order."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "sim": dict(self.sim),
-            "net": dict(self.net),
-            "internet": dict(self.internet),
-        }
-
-    def to_json(self) -> bytes:
-        """Compact UTF-8 JSON (`WireError` if the documents make it too large)."""
-        return encode(self.to_dict())
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        """Parse and validate a `state` payload."""
-        doc = _decode_object(data, cls.FIELDS)
-        return cls(*(doc[name] for name in cls.FIELDS))
 
 
 @dataclass(frozen=True)
@@ -400,7 +390,7 @@ class Command:
 
 
 @dataclass(frozen=True)
-class ErrorReport:
+class ErrorReport(_FlatPayload):
     """The cloud rejected a message (topic `errors`).
 
     `topic` is the topic the rejected message came on; `seq` its sequence number when
@@ -418,20 +408,6 @@ class ErrorReport:
         if self.seq is not None:
             _count(self.seq, "seq", minimum=1)
         _text(self.error, "error")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object, keys in contract order."""
-        return {"topic": self.topic, "seq": self.seq, "error": self.error}
-
-    def to_json(self) -> bytes:
-        """Compact UTF-8 JSON."""
-        return encode(self.to_dict())
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        """Parse and validate an `errors` payload."""
-        doc = _decode_object(data, cls.FIELDS)
-        return cls(*(doc[name] for name in cls.FIELDS))
 
 
 ONLINE: Final = b'"online"'
@@ -619,7 +595,7 @@ class PlatformMessage:
 
 
 @dataclass(frozen=True)
-class FileNotice:
+class FileNotice(_FlatPayload):
     """A file waiting for the device (`platform/files`): download `path` over HTTP with
     the device's login (ICCID and token) and check `sha256`."""
 
@@ -637,17 +613,3 @@ class FileNotice:
         _count(self.size, "size")
         _match(self.sha256, "sha256", _SHA256, "64 lower-case hex digits")
         _text(self.path, "path", 512)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object, keys in order."""
-        return {name: getattr(self, name) for name in self.FIELDS}
-
-    def to_json(self) -> bytes:
-        """Compact UTF-8 JSON."""
-        return encode(self.to_dict())
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        """Parse and validate a `platform/files` payload."""
-        doc = _decode_object(data, cls.FIELDS)
-        return cls(*(doc[name] for name in cls.FIELDS))
