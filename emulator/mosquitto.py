@@ -6,7 +6,11 @@
   what `mosquitto_passwd` writes), so no token is ever written in clear;
 - `acl`: `pattern readwrite simgate/v1/devices/%u/#` (each device its own root only) and
   the emulator's user on every device topic;
-- `mosquitto.conf`: a complete configuration using both, with `set_tcp_nodelay true`
+- `mosquitto.conf`: a complete configuration using both, with `use_username_as_clientid
+  true` (a client's id is its username, whatever its CONNECT says: a device logged in with
+  its own token cannot take over another device's session or kick its connection; the
+  emulator's ingest keeps one persistent session, `simgate-emulator`, so its login must
+  not be used by a second client at the same time), `set_tcp_nodelay true`
   (without it QoS 1 bursts stall ~23 ms per batch), persistence (queued messages for the
   emulator's session survive a broker restart) and room for a backlog.
 
@@ -81,6 +85,7 @@ def config_text(directory: Path, host: str, port: int, extra_lines: Sequence[str
         f"listener {port} {host}",
         "set_tcp_nodelay true",
         "allow_anonymous false",
+        "use_username_as_clientid true",
         f"password_file {directory / 'passwords'}",
         f"acl_file {directory / 'acl'}",
         "persistence true",

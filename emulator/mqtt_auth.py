@@ -1,8 +1,9 @@
 """Access control and ingest for the embedded amqtt broker (amqtt 0.12 plugin API).
 
-- `DeviceAuthPlugin`: a device logs in as its ICCID with its device token; the emulator's
-  own login (`simgate-emulator`) is accepted too; anything else, anonymous included, is
-  refused at CONNECT.
+- `DeviceAuthPlugin`: a device logs in as its ICCID with its device token, with its ICCID
+  as client id and a will (if any) in its own root; the emulator's own login
+  (`simgate-emulator`) is accepted too; anything else, anonymous included, is refused at
+  CONNECT. `amqtt_broker.GuardedBroker` asks it before any stored session is touched.
 - `DeviceTopicPlugin`: a device may publish, subscribe and receive only under its own root
   `simgate/v1/devices/{iccid}/` (like mosquitto's `pattern readwrite
   simgate/v1/devices/%u/#`); the emulator's login may use every device topic.
@@ -66,6 +67,20 @@ class IngestGate:
         with self.backend.store.transaction() as db:
             sim = find_by_iccid(db, iccid)
         return sim is not None and self.backend.device_tokens.verify(sim, password or "")
+
+    def refusal(
+        self, client_id: str | None, username: str | None, password: str | None, will: str | None
+    ) -> str | None:
+        """Why a CONNECT is refused (None: accepted). A device must use its ICCID as
+        client id (else it could take over another device's session and connection) and
+        may leave a will only in its own root (amqtt does not check the will topic)."""
+        if not self.authenticate(username, password):
+            return "unknown user or wrong token"
+        if username != self.login.username and client_id != username:
+            return "a client id that is not its ICCID"
+        if will is not None and ("+" in will or "#" in will or not self.allowed(username, will)):
+            return "a will outside its own topic root"
+        return None
 
     def allowed(self, username: str | None, topic: str | None) -> bool:
         """May this login use this topic (or topic filter)?"""
@@ -196,8 +211,10 @@ class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untype
     async def authenticate(self, *, session: Any) -> bool:
         """Accept or refuse the CONNECT (the token is never logged)."""
         gate = _gate_of(self.config)
-        if not gate.authenticate(session.username, session.password):
-            log.info("MQTT: refused the login of %s (unknown user or wrong token)", _who(session))
+        will = session.will_topic if session.will_flag else None
+        refusal = gate.refusal(session.client_id, session.username, session.password, will)
+        if refusal is not None:
+            log.info("MQTT: refused the login of %s (%s)", _who(session), refusal)
             return False
         session.is_anonymous = False
         if not isinstance(session.delivered_message_queue, _GatedQueue):

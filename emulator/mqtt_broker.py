@@ -1,7 +1,8 @@
 """The MQTT side: the embedded amqtt broker (in-process) or an external broker's URL.
 
 The embedded broker authenticates every client (a device: its ICCID and device token; the
-emulator's own login) and confines each device to its own topic root (`mqtt_auth`). It
+emulator's own login) before the CONNECT can touch a stored session (`amqtt_broker`), and
+confines each device to its own topic root (`mqtt_auth`). It
 stores device reports through the `IngestGate` before acknowledging them, so nothing the
 broker accepted can be missed. The packet-logging plugin is left out so that a device's
 credentials can never reach a log. External brokers: see `mqtt_client` and `mosquitto`.
@@ -77,7 +78,7 @@ class EmbeddedBroker:
 
     async def start(self) -> None:
         """Listen; with port 0 the actual port is known afterwards."""
-        from amqtt.broker import Broker
+        from emulator.amqtt_broker import GuardedBroker
 
         plugin_config = {"gate": self.gate}
         config = {
@@ -89,7 +90,7 @@ class EmbeddedBroker:
         }
         self.writer.start()
         try:
-            self._broker = Broker(config)
+            self._broker = GuardedBroker(config)
             self.gate.broker = self._broker
             await self._broker.start()
         except BaseException:

@@ -28,14 +28,16 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from emulator.ingest import DEFAULT_MAX_BATCH, IngestCounts
-from emulator.models.credentials import MqttLogin
+from emulator.models.credentials import INGEST_USERNAME, MqttLogin
 from emulator.models.devices import DeviceReports, Incoming
 from emulator.mqtt_broker import MqttSetting
 from simgate import wire
 
 log = logging.getLogger(__name__)
 
-CLIENT_ID: Final = "simgate-emulator-ingest"
+# mosquitto runs with `use_username_as_clientid true` (so no device can take another's
+# client id): the ingest's persistent session is keyed by its username whatever it sends.
+CLIENT_ID: Final = INGEST_USERNAME
 SUBSCRIPTIONS: Final = (
     *(
         f"{wire.TOPIC_PREFIX}/+/{leaf.value}"

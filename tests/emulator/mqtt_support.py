@@ -269,15 +269,16 @@ def _packet(first: int, body: bytes) -> bytes:
 async def connect_with_will(
     port: int, device: Device
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A hand-made MQTT 3.1.1 session whose will is `status` = "offline" (QoS 1,
-    retained), which says "online" (QoS 0, retained); close the writer to vanish."""
+    """A hand-made MQTT 3.1.1 session (client id = the ICCID, as a device must) whose will
+    is `status` = "offline" (QoS 1, retained), which says "online" (QoS 0, retained);
+    close the writer to vanish."""
     from simgate import wire
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     flags = 0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02  # user, password, will retain/qos1/flag, clean
     status = wire.status_topic(device.iccid).encode()
     body = _field(b"MQTT") + bytes([4, flags]) + (30).to_bytes(2, "big")
-    body += _field(f"will-{device.iccid}".encode()) + _field(status) + _field(wire.OFFLINE)
+    body += _field(device.iccid.encode()) + _field(status) + _field(wire.OFFLINE)  # client id
     body += _field(device.iccid.encode()) + _field(device.token.encode())
     writer.write(_packet(0x10, body))
     await writer.drain()
