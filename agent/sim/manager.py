@@ -196,14 +196,26 @@ class SimManager:
             log.info("ignoring an unreadable +CLCK answer: %s", exc)
             return None
 
-    def _check_pin_may_be_sent(
+    async def _check_pin_may_be_sent(
         self, status: SimStatus, pin: str, tries: int | None, what: str, allow_last: bool
     ) -> str:
-        """The card's ICCID, once every safety rule allows sending `pin`."""
+        """The card's ICCID, once every safety rule allows sending `pin`.
+
+        The ICCID keys the failed-PIN memory, so it is read a second time: an answer the
+        line corrupted into another valid-looking ICCID would look the PIN up under the
+        wrong card, and noise does not corrupt two reads the same way.
+        """
         if status.iccid is None:
             raise SimRefused(
                 f"the card's ICCID cannot be read, so the failed-{what} memory cannot be "
                 f"checked; no {what} was sent"
+            )
+        again, _ = await self._iccid()
+        if again != status.iccid:
+            raise SimRefused(
+                f"the card's ICCID read as {status.iccid}, then as {again}: the line may be "
+                f"corrupting answers, so the failed-{what} memory cannot be trusted; "
+                f"no {what} was sent"
             )
         try:
             failed = self._memory.has_failed(_key(status.iccid, what), pin)
@@ -241,7 +253,7 @@ class SimManager:
                     "(`simgate agent sim unblock`)"
                 )
             raise SimSaidNo(f"the SIM is in state {status.state!r}, which a PIN cannot unlock")
-        iccid = self._check_pin_may_be_sent(
+        iccid = await self._check_pin_may_be_sent(
             status, pin, status.pin_retries, "PIN", allow_last_attempt
         )
         response = await self._send_secret(
@@ -268,7 +280,7 @@ class SimManager:
             raise WrongUsage(
                 f"the SIM is in state {status.state!r}, not 'SIM PUK'; no PUK was sent"
             )
-        iccid = self._check_pin_may_be_sent(
+        iccid = await self._check_pin_may_be_sent(
             status, puk, status.puk_retries, "PUK", allow_last_attempt
         )
         response = await self._send_secret(
@@ -296,7 +308,7 @@ class SimManager:
         if status.pin_enabled is enabled:
             log.info("PIN lock already %s; nothing sent", "on" if enabled else "off")
             return status
-        iccid = self._check_pin_may_be_sent(
+        iccid = await self._check_pin_may_be_sent(
             status, pin, status.pin_retries, "PIN", allow_last_attempt
         )
         response = await self._send_secret(
@@ -320,7 +332,7 @@ class SimManager:
 
     async def _change_pin(self, old_pin: str, new_pin: str, allow_last_attempt: bool) -> SimStatus:
         status = await self._ready_status()
-        iccid = self._check_pin_may_be_sent(
+        iccid = await self._check_pin_may_be_sent(
             status, old_pin, status.pin_retries, "PIN", allow_last_attempt
         )
         response = await self._send_secret(

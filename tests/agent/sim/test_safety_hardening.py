@@ -148,3 +148,29 @@ def test_unusable_memory_error_is_an_os_error(tmp_path: Path) -> None:
     (tmp_path / "failed-pins.json").write_text("{}")
     with pytest.raises(FailedPinMemoryError):
         FailedPinMemory(tmp_path).has_failed("8981", "1111")
+
+
+class FlakyLine(SimManager):
+    """A line that corrupts one ICCID answer into another valid-looking ICCID (noise
+    cannot be produced on demand through the pty, so the read itself is replaced)."""
+
+    reads = 0
+
+    async def _iccid(self) -> tuple[str | None, bool | None]:
+        iccid, luhn = await super()._iccid()
+        self.reads += 1
+        if self.reads == 2 and iccid is not None:
+            return iccid[:-2] + "99", luhn
+        return iccid, luhn
+
+
+@pytest.mark.asyncio
+async def test_safety_rule_1_an_iccid_that_reads_differently_twice_stops_the_pin(
+    bench: Bench,
+) -> None:
+    with bench.stub() as stub:
+        async with await Modem.open(stub.device_path) as modem:
+            sim = FlakyLine(modem, FailedPinMemory(state_dir()))
+            with pytest.raises(SimRefused, match=r"read as \d+, then as \d+: .*no PIN was sent"):
+                await sim.unlock(PIN)
+    assert bench.card()["pin_retries"] == 3
