@@ -8,19 +8,17 @@ a re-powered card, wants the PIN again. Every change calls `on_change`, which
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import logging
-import os
 import random
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.at.iccid import HEX_DIGITS, luhn_check_digit
+from agent.state_dir import write_private_file
 
 logger = logging.getLogger(__name__)
 
@@ -271,24 +269,7 @@ def _is_iccid(value: Any) -> bool:
 
 def save_card(card: SimCard, path: Path) -> None:
     """Write the card file atomically: temp file (mode 0600), fsync, rename, fsync dir."""
-    path = Path(path)
-    text = json.dumps(card.to_json_dict(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private_file(Path(path), json.dumps(card.to_json_dict(), indent=2) + "\n")
 
 
 def load_card(

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 from agent.at.errors import AtProtocolError
 from agent.reporting.outbox import Outbox, OutboxError
+from agent.state_dir import write_private_file
 from agent.usage.meter import MeterStateError, UsageMeter
 from agent.usage.sources import UsageSource
 from simgate import wire
@@ -209,11 +209,7 @@ class MeteringLoop:
         return marks
 
     def _save_marks(self) -> None:
-        tmp = self._marks_path.with_suffix(".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self._marks, handle)
-            os.replace(tmp, self._marks_path)
-        except OSError as exc:  # only the next record's start time depends on it
+        try:  # not durable: only the next record's start time depends on it
+            write_private_file(self._marks_path, json.dumps(self._marks), durable=False)
+        except OSError as exc:
             log.warning("usage: cannot save %s: %s", self._marks_path, exc)

@@ -27,6 +27,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from agent.state_dir import write_private_file
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "failed-pins.json"
@@ -113,24 +115,8 @@ class FailedPinMemory:
 
     def _save(self, salt: bytes, digests: set[str]) -> None:
         doc = {"salt": base64.b64encode(salt).decode(), "digests": sorted(digests)}
-        tmp = self.path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    os.fchmod(handle.fileno(), 0o600)  # O_CREAT keeps an existing file's mode
-                    json.dump(doc, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)  # the rename itself must survive a power cut
-            finally:
-                os.close(directory)
+            write_private_file(self.path, json.dumps(doc))
         except OSError as exc:
             raise FailedPinMemoryError(
                 f"cannot write the failed-PIN memory {self.path}: {exc.strerror}"

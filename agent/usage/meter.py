@@ -9,15 +9,14 @@ totals it holds would otherwise be lost (safety rule 4).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.state_dir import write_private_file
 from agent.usage.counters import (
     DEFAULT_WRAP_MARGIN,
     CounterStateError,
@@ -124,15 +123,4 @@ class UsageMeter:
         return Usage(traffic.total_up, traffic.total_down, source.name), traffic
 
     def _save(self) -> None:
-        doc = {"sources": self.snapshot()}
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        write_private_file(self.path, json.dumps({"sources": self.snapshot()}))
