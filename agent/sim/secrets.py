@@ -21,25 +21,30 @@ class UnsafeSecretFile(SecretSourceError):
 
 
 def read_secret_file(path: Path, what: str) -> str:
-    """The first line of `path`, refusing a file whose mode is not 0600 (or stricter)."""
+    """The first line of `path`, refusing a file whose mode is not 0600 (or stricter).
+
+    The mode is checked on the open descriptor that is then read, so the file checked is
+    the file read, even if the path is swapped in between.
+    """
     try:
-        info = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # NONBLOCK: a FIFO must not hang us
     except OSError as exc:
         raise SecretSourceError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise SecretSourceError(f"the {what} file {path} is not a regular file")
-    loose = stat.S_IMODE(info.st_mode) & 0o077
-    if loose:
-        raise UnsafeSecretFile(
-            f"the {what} file {path} has mode {stat.S_IMODE(info.st_mode):04o}; "
-            f"it must be readable by its owner only (chmod 600 {path})"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SecretSourceError(
-            f"cannot read the {what} file {path}: {type(exc).__name__}"
-        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretSourceError(f"the {what} file {path} is not a regular file")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            raise UnsafeSecretFile(
+                f"the {what} file {path} has mode {stat.S_IMODE(info.st_mode):04o}; "
+                f"it must be readable by its owner only (chmod 600 {path})"
+            )
+        try:
+            text = handle.read(4096).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretSourceError(
+                f"cannot read the {what} file {path}: {type(exc).__name__}"
+            ) from None
     lines = text.splitlines()
     value = lines[0].strip() if lines else ""
     if not value:

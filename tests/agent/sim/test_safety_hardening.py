@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from agent.at import commands
 from agent.modem.client import Modem
 from agent.sim.failed_pins import FailedPinMemory, FailedPinMemoryError
 from agent.sim.manager import SimManager, SimRefused, SimSaidNo
-from agent.sim.secrets import SecretSourceError, check_pin_format
+from agent.sim.secrets import SecretSourceError, check_pin_format, read_secret_file
 from agent.state_dir import state_dir
 from firmware_stubs.faults import Faults
 from tests.agent.conftest import PIN, Bench
@@ -174,3 +175,12 @@ async def test_safety_rule_1_an_iccid_that_reads_differently_twice_stops_the_pin
             with pytest.raises(SimRefused, match=r"read as \d+, then as \d+: .*no PIN was sent"):
                 await sim.unlock(PIN)
     assert bench.card()["pin_retries"] == 3
+
+
+def test_a_secret_file_that_is_not_a_regular_file_is_refused_without_hanging(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "pin"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(SecretSourceError, match="not a regular file"):
+        read_secret_file(fifo, "PIN")
