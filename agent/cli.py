@@ -38,7 +38,7 @@ from agent.usage.sources import (
     UsageSource,
     modem_counters,
 )
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 log = logging.getLogger("agent")
 

@@ -43,8 +43,8 @@ from emulator.models.credentials import ingest_login
 from emulator.mosquitto import write_files
 from emulator.mqtt_broker import EmbeddedBroker, MqttSetting
 from emulator.mqtt_client import ExternalIngest
-from simgate import wire
-from simgate.wire import UsageReport
+from simgate_common import wire
+from simgate_common.wire import UsageReport
 
 Login = tuple[str, str | None]
 

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from emulator.errors import EmulatorError
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 

@@ -35,8 +35,8 @@ from emulator.ingest import BatchWriter
 from emulator.models.credentials import MqttLogin
 from emulator.models.devices import Incoming, Outcome, Verdict
 from emulator.models.sims import find_by_iccid
-from simgate import wire
-from simgate.wire import Leaf, WireError
+from simgate_common import wire
+from simgate_common.wire import Leaf, WireError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from emulator.ingest import DEFAULT_MAX_BATCH, IngestCounts
 from emulator.models.credentials import INGEST_USERNAME, MqttLogin
 from emulator.models.devices import DeviceReports, Incoming
 from emulator.mqtt_broker import MqttSetting
-from simgate import wire
+from simgate_common import wire
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from firmware_stubs.faults import Faults
 from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile
 from firmware_stubs.pty_server import StubModem
 from firmware_stubs.replay import ReplayModem, TranscriptError
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 CARD_FILE_NAME = "stub-card.json"
 REPLAY_DIVERGED = 1  # exit status: the agent sent a command the transcript does not cover

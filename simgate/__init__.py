@@ -1,1 +1,1 @@
-"""The pieces every simgate program shares: the command dispatcher, exit codes, wire schemas."""
+"""The top floor: the `simgate` console dispatcher and the demo, which compose the parts."""

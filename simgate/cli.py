@@ -10,7 +10,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 # group name -> (module with `main(argv) -> int`, one-line description)
 GROUPS: dict[str, tuple[str, str]] = {

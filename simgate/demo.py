@@ -42,7 +42,7 @@ from simgate.demo_cloud import (
     start_emulator,
 )
 from simgate.demo_device import DeviceRun, run_device
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 START = datetime(2026, 3, 10, 10, 0, tzinfo=JST)
 """The virtual clock's start: the invoice's month and dates are the same on every run."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 JST = ZoneInfo("Asia/Tokyo")
 ZONE = "is1a"

@@ -32,7 +32,7 @@ from agent.usage.meter import UsageMeter
 from agent.usage.sources import OsInterfaceCounters
 from firmware_stubs import StubModem
 from firmware_stubs.card import DEFAULT_PIN
-from simgate import wire
+from simgate_common import wire
 
 APN = "simgate.test"
 IFACE = "wwan0"

@@ -17,7 +17,16 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"agent", "emulator", "firmware_stubs", "simgate", "tests", "hil_tests", "benchmarks"}
+OURS = {
+    "agent",
+    "emulator",
+    "firmware_stubs",
+    "simgate",
+    "simgate_common",
+    "tests",
+    "hil_tests",
+    "benchmarks",
+}
 # Imported only inside a guard that reports the package missing (optional peers).
 OPTIONAL = {"gsmmodem"}
 

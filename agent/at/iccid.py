@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 
-from simgate.luhn import luhn_check_digit, luhn_valid
+from simgate_common.luhn import luhn_check_digit, luhn_valid
 
 __all__ = ["HEX_DIGITS", "decode_ef_iccid", "encode_ef_iccid", "luhn_check_digit", "luhn_valid"]
 

@@ -14,7 +14,7 @@ from agent.daemon import service
 from agent.daemon.config import ConfigError, load_config
 from agent.daemon.watcher import PyudevEvents, UdevEvents
 from agent.discovery.discover import DiscoveredModem, discover
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 log = logging.getLogger("agent")
 

@@ -27,7 +27,7 @@ from agent.reporting.token import TOKEN_ENV, Token, load_token
 from agent.sim.manager import PIN_LENGTHS
 from agent.sim.secrets import SecretSourceError, UnsafeSecretFile, check_pin_format, secret_from
 from agent.usage.sources import DEFAULT_INTERFACE, SYSFS_NET
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 PIN_ENV: Final = "SIMGATE_PIN"
 AUTO: Final = "auto"

@@ -27,8 +27,8 @@ from agent.reporting.outbox import Outbox, OutboxError
 from agent.state_dir import write_private_file
 from agent.usage.meter import MeterStateError, UsageMeter
 from agent.usage.sources import UsageSource
-from simgate import wire
-from simgate.wire import UsageReport
+from simgate_common import wire
+from simgate_common.wire import UsageReport
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from agent.daemon.supervisor import Daemon, DaemonFailed
 from agent.sim.secrets import SecretSourceError, UnsafeSecretFile
 from agent.state_dir import state_dir as default_state_dir
 from agent.usage.meter import MeterStateError
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 log = logging.getLogger("agent.daemon")
 

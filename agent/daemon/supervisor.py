@@ -55,7 +55,7 @@ from agent.usage.sources import (
     UsageSource,
     modem_counters,
 )
-from simgate.wire import Command, Op
+from simgate_common.wire import Command, Op
 
 log = logging.getLogger(__name__)
 

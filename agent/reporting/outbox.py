@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from simgate.wire import UsageReport, WireError, check_iccid
+from simgate_common.wire import UsageReport, WireError, check_iccid
 
 log = logging.getLogger(__name__)
 

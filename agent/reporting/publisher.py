@@ -34,8 +34,8 @@ from aiomqtt.exceptions import MqttConnectError
 from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import STATE, Outbox
 from agent.reporting.token import Token
-from simgate import wire
-from simgate.wire import Command, ErrorReport, Op, StateReport, UsageReport, WireError
+from simgate_common import wire
+from simgate_common.wire import Command, ErrorReport, Op, StateReport, UsageReport, WireError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from emulator.api.common import BackendDep
 from emulator.api.sakura_schemas import SakuraError
 from emulator.errors import BadRequest, NotFound, ServiceUnavailable
-from simgate import wire
+from simgate_common import wire
 
 Iccid = Annotated[str, Path(pattern=r"^\d{18,22}$", description="18 to 22 digits")]
 

@@ -24,7 +24,7 @@ from emulator.billing.events import parse_event_lines
 from emulator.billing.months import parse_month
 from emulator.billing.render import forecast_table, invoice_table
 from emulator.billing.tariff import load_tariff
-from simgate.exit_codes import ExitCode
+from simgate_common.exit_codes import ExitCode
 
 
 def _month(text: str) -> str:

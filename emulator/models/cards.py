@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import BadRequest, Conflict
 from emulator.store import Store, Tx
-from simgate.luhn import luhn_check_digit
+from simgate_common.luhn import luhn_check_digit
 
 ICCID_RE = re.compile(r"^\d{18,22}$")
 IMSI_RE = re.compile(r"^\d{14,15}$")

@@ -32,8 +32,8 @@ from emulator.errors import NotFound
 from emulator.models import events, sessions
 from emulator.models.sims import Sim, find_by_iccid
 from emulator.store import Store, Tx
-from simgate import wire
-from simgate.wire import ErrorReport, Leaf, StateReport, UsageReport, WireError
+from simgate_common import wire
+from simgate_common.wire import ErrorReport, Leaf, StateReport, UsageReport, WireError
 
 log = logging.getLogger(__name__)
 

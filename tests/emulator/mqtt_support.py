@@ -272,7 +272,7 @@ async def connect_with_will(
     """A hand-made MQTT 3.1.1 session (client id = the ICCID, as a device must) whose will
     is `status` = "offline" (QoS 1, retained), which says "online" (QoS 0, retained);
     close the writer to vanish."""
-    from simgate import wire
+    from simgate_common import wire
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     flags = 0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02  # user, password, will retain/qos1/flag, clean

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from emulator.backend import Backend
 from emulator.errors import NotFound
 from emulator.models.devices import Incoming, Verdict
-from simgate import wire
-from simgate.wire import ErrorReport, StateReport, UsageReport
+from simgate_common import wire
+from simgate_common.wire import ErrorReport, StateReport, UsageReport
 
 from .conftest import register
 

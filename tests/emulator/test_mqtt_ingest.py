@@ -17,8 +17,8 @@ from agent.reporting.outbox import Outbox
 from emulator.app import create_app
 from emulator.billing import load_tariff, parse_event_lines, price_month
 from emulator.errors import NotFound
-from simgate import wire
-from simgate.wire import ErrorReport, UsageReport
+from simgate_common import wire
+from simgate_common.wire import ErrorReport, UsageReport
 
 from .mqtt_support import (
     KINDS,

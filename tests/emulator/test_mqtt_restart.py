@@ -26,7 +26,7 @@ from agent.reporting.outbox import Outbox
 from agent.reporting.publisher import Broker, Reporter
 from agent.reporting.token import Token
 from emulator.backend import Backend
-from simgate import wire
+from simgate_common import wire
 from tests.mqtt_broker import Mosquitto, free_port
 
 from . import live

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from simgate import wire
+from simgate_common import wire
 
 from .mqtt_support import KINDS, Cloud, Device, Kind, _field, _packet, cloud_on, wait_until
 

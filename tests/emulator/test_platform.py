@@ -15,7 +15,7 @@ import pytest
 from emulator.app import create_app
 from emulator.backend import Backend
 from emulator.models.platform.adapters import sign
-from simgate.wire import PlatformMessage, TypedObject, WireError
+from simgate_common.wire import PlatformMessage, TypedObject, WireError
 
 from .platform_support import (
     API,

@@ -25,8 +25,8 @@ from websockets.asyncio.client import connect as ws_connect
 
 from emulator.app import create_app
 from emulator.models.platform.adapters import sign
-from simgate import wire
-from simgate.wire import ErrorReport, FileNotice, PlatformMessage
+from simgate_common import wire
+from simgate_common.wire import ErrorReport, FileNotice, PlatformMessage
 
 from .mqtt_support import KINDS, Cloud, Device, Kind, cloud_on, wait_until
 from .platform_support import AUTH, CREDENTIALS, Receiver, free_port

@@ -15,7 +15,7 @@ from emulator.backend import Backend
 from emulator.clock import JST, jst_month
 from emulator.errors import BadRequest, Conflict, Forbidden
 from emulator.models.traffic import TrafficConfig
-from simgate.luhn import luhn_valid
+from simgate_common.luhn import luhn_valid
 
 from .conftest import IMEI, OTHER_IMEI, register, usable
 

@@ -21,7 +21,7 @@ import pytest
 from agent.daemon.metering import MeteringLoop, Recorder
 from agent.reporting.outbox import Outbox
 from agent.usage.meter import UsageMeter
-from simgate.wire import UsageReport
+from simgate_common.wire import UsageReport
 from tests.agent.usage.test_meter import FakeSysfs
 
 ICCID = "89811000000000000004"

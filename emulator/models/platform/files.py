@@ -6,7 +6,7 @@ outside system, stores it, and hands it to the chosen device or outside system.
 - Size limit: `file_size_limit` bytes (default 1 MiB; `PUT /_emulator/platform`); a larger
   upload is refused with 413 naming the limit.
 - The file is stored in the database (a BLOB, in the same transaction as its record).
-- Handing over goes through the outbox: to a device, a `simgate.wire.FileNotice` on its
+- Handing over goes through the outbox: to a device, a `simgate_common.wire.FileNotice` on its
   `platform/files` topic (the device downloads it over HTTP with its own login); to an
   outgoing webhook, a `{"type": "file"}` delivery with the download path.
 - It is a sub-option the customer chooses (§50.3, fee §56): uploads need the project's
@@ -27,7 +27,7 @@ from emulator.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from emulator.models.platform import adapters, devices, projects
 from emulator.models.platform.outbox import Outbox
 from emulator.store import Store, Tx
-from simgate import wire
+from simgate_common import wire
 
 _NAME = re.compile(r"[^/\\\x00-\x1f\x7f]{1,255}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

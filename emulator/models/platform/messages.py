@@ -1,6 +1,6 @@
 """Messages through the platform: typed objects between devices and outside systems.
 
-- **Up**: a device publishes a `simgate.wire.PlatformMessage` on its
+- **Up**: a device publishes a `simgate_common.wire.PlatformMessage` on its
   `platform/up` topic. It is validated strictly (wire schema), must come from a SIM
   resource registered to a project, and is stored once per `(iccid, id)`: a repeat is
   acknowledged and ignored. A stored message is queued (outbox, same transaction) for
@@ -30,8 +30,8 @@ from emulator.models.devices import Incoming, Outcome, Verdict
 from emulator.models.platform import adapters, devices, projects
 from emulator.models.platform.outbox import Outbox, Signal
 from emulator.store import Store, Tx
-from simgate import wire
-from simgate.wire import ErrorReport, PlatformMessage, WireError
+from simgate_common import wire
+from simgate_common.wire import ErrorReport, PlatformMessage, WireError
 
 log = logging.getLogger(__name__)
 

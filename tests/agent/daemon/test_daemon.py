@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.daemon.supervisor import Daemon
-from simgate import wire
+from simgate_common import wire
 from tests.agent.conftest import ICCID, PIN
 from tests.agent.daemon.conftest import APN, CLOUD_PASSWORD, TOKEN, Rig, running
 from tests.agent.reporting.helpers import Collector, wait_until
@@ -219,7 +219,7 @@ async def test_a_broker_outage_loses_and_repeats_nothing(rig: Rig) -> None:
 async def test_commands_turn_the_internet_off_and_on_and_report_now(rig: Rig) -> None:
     import aiomqtt
 
-    from simgate.wire import Command, Op
+    from simgate_common.wire import Command, Op
 
     rig.stub()
     daemon = rig.daemon(rig.config(usage={"interval_s": 60.0}))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simgate import wire
+from simgate_common import wire
 from tests.agent.conftest import PIN
 from tests.agent.daemon.conftest import TOKEN, Rig
 from tests.agent.daemon.test_daemon import cloud, up_and_connected

@@ -14,7 +14,7 @@ from typing import Self
 import aiomqtt
 
 from agent.reporting.outbox import Outbox
-from simgate.wire import UsageReport
+from simgate_common.wire import UsageReport
 
 ICCID = "89811000000000000004"
 OTHER_ICCID = "89811000000000000012"

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.reporting.outbox import STATE, Outbox, OutboxError, OutboxFull
-from simgate.wire import WireError
+from simgate_common.wire import WireError
 from tests.agent.reporting.helpers import ICCID, OTHER_ICCID, append_records
 
 pytestmark = pytest.mark.timeout(30)

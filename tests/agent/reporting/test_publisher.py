@@ -21,8 +21,8 @@ from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import Outbox, OutboxError
 from agent.reporting.publisher import Broker, Reporter
 from agent.reporting.token import Token
-from simgate import wire
-from simgate.wire import Command, Op, StateReport, UsageReport
+from simgate_common import wire
+from simgate_common.wire import Command, Op, StateReport, UsageReport
 from tests.agent.reporting.helpers import (
     ICCID,
     IMEI,

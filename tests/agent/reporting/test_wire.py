@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simgate import wire
-from simgate.wire import (
+from simgate_common import wire
+from simgate_common.wire import (
     MAX_PAYLOAD,
     Command,
     ErrorReport,
