@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.at.iccid import HEX_DIGITS, luhn_check_digit
-from agent.state_dir import write_private_file
+from firmware_stubs.standards import HEX_DIGITS
+from simgate_common.files import write_private_file
+from simgate_common.luhn import luhn_check_digit
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from agent.at.iccid import encode_ef_iccid
 from firmware_stubs.at_syntax import CmeError, Command, CommandError, CommandKind
 from firmware_stubs.card import CardOutcome, CardState, is_pin, is_puk
 from firmware_stubs.replies import OK, CommandSpec, Reply, SimNeed
+from firmware_stubs.standards import encode_ef_iccid
 from firmware_stubs.state import ModemState
 
 EF_ICCID = 0x2FE2  # 12258

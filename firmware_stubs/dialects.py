@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from agent.at.iccid import luhn_check_digit
 from firmware_stubs.commands_vendor import QUECTEL_COMMANDS, SIMCOM_COMMANDS, UBLOX_COMMANDS
+from firmware_stubs.personality import Personality
 from firmware_stubs.replies import CommandSpec
+from simgate_common.luhn import luhn_check_digit
 
 
 def make_imei(tac: str, serial: str) -> str:
@@ -33,27 +34,10 @@ def is_imei(value: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Dialect:
-    """How one family of modules identifies itself and answers."""
+class Dialect(Personality):
+    """A module family's personality and the commands it adds or answers its own way."""
 
-    name: str
-    manufacturer: str
-    model: str
-    revision: str
-    imei: str
-    quote_cpin: bool = False  # `+CPIN: "SIM PIN"` instead of `+CPIN: SIM PIN`
-    cmee_default: int = 0
-    gcap: str = "+GCAP: +CGSM,+DS,+ES"
-    boot_banner: str = "RDY"  # sent after a (re)boot; empty for none
-    busy_after_unlock: float = 0.0  # seconds of SIM busy after an unlock (Faults override)
-    unlock_urcs: tuple[str, ...] = ()  # URCs once a PIN or PUK is accepted
-    urcs_before_ok: bool = False  # held URCs go out inside the next answer with lines
     commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def ati_lines(self) -> list[str]:
-        """The answer to `ATI`."""
-        return [self.manufacturer, self.model, f"Revision: {self.revision}"]
 
 
 DIALECTS: Mapping[str, Dialect] = MappingProxyType(

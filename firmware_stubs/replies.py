@@ -7,17 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.at.cme_errors import cme_text
-from agent.at.engine import NUMERIC_RESULTS as AGENT_NUMERIC_RESULTS
 from firmware_stubs.at_syntax import Command
+from firmware_stubs.standards import CME_TEXTS, V250_NUMERIC_CODES
 
 if TYPE_CHECKING:
     from firmware_stubs.state import ModemState
-
-# V.250 numeric result codes, for `ATV0`: the agent's table read the other way round.
-NUMERIC_RESULTS: dict[str, int] = {
-    kind.value: int(number) for number, kind in AGENT_NUMERIC_RESULTS.items()
-} | {"RING": 2}
 
 
 @dataclass
@@ -65,8 +59,8 @@ def format_final(final: str, verbose: bool) -> bytes:
     if verbose:
         return b"\r\n" + final.encode("latin-1", "replace") + b"\r\n"
     word = "NO CARRIER" if final.startswith("NO CARRIER") else final.split(" ", 1)[0]
-    if word in NUMERIC_RESULTS:
-        return b"%d\r" % NUMERIC_RESULTS[word]
+    if word in V250_NUMERIC_CODES:
+        return b"%d\r" % V250_NUMERIC_CODES[word]
     return final.encode("latin-1", "replace") + b"\r\n"
 
 
@@ -75,5 +69,5 @@ def cme_final(code: int, cmee: int) -> str:
     if cmee == 0:
         return "ERROR"
     if cmee == 2:
-        return f"+CME ERROR: {cme_text(code) or 'unknown'}"
+        return f"+CME ERROR: {CME_TEXTS.get(code, 'unknown')}"
     return f"+CME ERROR: {code}"

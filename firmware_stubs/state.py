@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from firmware_stubs.at_syntax import CmeError
 from firmware_stubs.card import CardState, SimCard
-from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults
 from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile, Verdict
+from firmware_stubs.personality import Personality
 from firmware_stubs.traffic import TrafficCounters, TrafficMeter
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class ModemState:
     """Everything the command handlers may read or change."""
 
     card: SimCard
-    dialect: Dialect
+    dialect: Personality  # how the module behaves; never its command table
     imei: str
     network: NetworkProfile = field(default_factory=NetworkProfile)
     faults: Faults = field(default_factory=Faults)

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.cli import render_connection, render_net, render_status
 from agent.modem.client import Modem
 from agent.net.data_connection import DataConnection
 from agent.net.registration import RegistrationManager
+from agent.presentation import render_connection, render_net, render_status
 from agent.reporting.outbox import Outbox
 from agent.reporting.publisher import Broker, Reporter
 from agent.reporting.token import Token

@@ -53,6 +53,7 @@ def imported_roots(package: str) -> set[str]:
 @pytest.mark.parametrize(
     ("package", "extras"),
     [
+        ("simgate_common", ()),
         ("agent", ()),
         ("firmware_stubs", ()),
         ("simgate", ("emulator",)),  # the demo and the dispatcher run the cloud too
@@ -68,6 +69,10 @@ def test_third_party_imports_are_declared(package: str, extras: tuple[str, ...])
         if not names & allowed:
             missing[root] = sorted(names)
     assert not missing, f"{package} imports what its install does not declare: {missing}"
+
+
+def test_the_ground_floor_needs_the_standard_library_only() -> None:
+    assert imported_roots("simgate_common") == set()
 
 
 def test_the_check_sees_a_missing_declaration() -> None:

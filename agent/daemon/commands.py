@@ -9,11 +9,11 @@ import logging
 import sys
 from collections.abc import Callable
 
-from agent.cli import render_modems
 from agent.daemon import service
 from agent.daemon.config import ConfigError, load_config
 from agent.daemon.watcher import PyudevEvents, UdevEvents
 from agent.discovery.discover import DiscoveredModem, discover
+from agent.presentation import render_modems
 from simgate_common.exit_codes import ExitCode
 
 log = logging.getLogger("agent")

@@ -24,10 +24,10 @@ from typing import Any, Protocol
 
 from agent.at.errors import AtProtocolError
 from agent.reporting.outbox import Outbox, OutboxError
-from agent.state_dir import write_private_file
 from agent.usage.meter import MeterStateError, UsageMeter
 from agent.usage.sources import UsageSource
 from simgate_common import wire
+from simgate_common.files import write_private_file
 from simgate_common.wire import UsageReport
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.state_dir import write_private_file
+from simgate_common.files import write_private_file
 
 log = logging.getLogger(__name__)
 

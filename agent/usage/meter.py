@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.state_dir import write_private_file
 from agent.usage.counters import (
     DEFAULT_WRAP_MARGIN,
     CounterStateError,
@@ -24,6 +23,7 @@ from agent.usage.counters import (
     TrafficTracker,
 )
 from agent.usage.sources import UsageSource
+from simgate_common.files import write_private_file
 
 log = logging.getLogger(__name__)
 

@@ -86,6 +86,23 @@ def test_round_trip_is_exact_and_compact(kind: str, parse: Parser, doc: dict[str
     assert parse(encoded) == parsed
 
 
+@pytest.mark.parametrize(
+    ("start", "stored"),
+    [
+        ("2026-01-01T00:00:00+09:00", "2025-12-31T15:00:00Z"),
+        ("2026-01-01T09:00:00.5+09:00", "2026-01-01T00:00:00.500000Z"),
+        ("2026-01-01t00:00:00-00:00", "2026-01-01T00:00:00Z"),
+        ("2025-12-31T22:30:00-01:30", "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_contracts_s3_times_take_any_rfc3339_offset_and_keep_utc(start: str, stored: str) -> None:
+    report = UsageReport.from_json(dump(USAGE | {"start": start}))
+    assert report.start == stored
+    assert UsageReport.from_json(report.to_json()) == report
+    state = StateReport.from_json(dump(STATE | {"at": start}))
+    assert state.at == stored
+
+
 def test_usage_fields_and_order() -> None:
     report = UsageReport.from_json(dump(USAGE))
     assert report.seq == 7
@@ -145,7 +162,9 @@ USAGE_BAD = [
     ("imei", 356938035643809),
     ("imei", "35693803564380X"),
     ("start", "2026-01-01 00:00:00"),
-    ("start", "2026-01-01T00:00:00+09:00"),
+    ("start", "2026-01-01T00:00:00+24:00"),
+    ("start", "2026-01-01T00:00:00+0900"),
+    ("start", "0001-01-01T00:00:00+09:00"),
     ("start", "2026-02-30T00:00:00Z"),
     ("start", 1767225600),
     ("end", "2025-12-31T23:59:59Z"),
