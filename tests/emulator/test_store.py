@@ -20,11 +20,11 @@ def test_rule4_a_full_disk_fails_one_request_and_the_store_goes_on(tmp_path: Pat
     store = Store(tmp_path / "emulator.db")
     with store.transaction() as tx:
         tx.execute("CREATE TABLE blobs (data BLOB)")
-    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
+    pages = store.sqlite.execute("PRAGMA page_count").fetchone()[0]
+    store.sqlite.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is nearly full
     with pytest.raises(sqlite3.OperationalError, match="full"):
         fill(store)
-    store._db.execute("PRAGMA max_page_count = 1073741823")
+    store.sqlite.execute("PRAGMA max_page_count = 1073741823")
     with store.transaction() as tx:  # would fail with "cannot start a transaction within
         tx.execute("INSERT INTO blobs VALUES (?)", (b"y",))  # a transaction" before the fix
     with store.transaction() as tx:
