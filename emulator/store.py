@@ -17,6 +17,7 @@ import contextlib
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -361,6 +362,9 @@ class _SqliteEngine:
     def execute(self, sql: str, params: Params) -> sqlite3.Cursor:
         return self.db.execute(for_sqlite(sql), params)
 
+    def epoch(self) -> float:
+        return time.time()
+
     def lock_keys(self, keys: Iterable[str]) -> None:
         """Nothing to do: the transaction already holds the whole file."""
 
@@ -476,6 +480,11 @@ class Tx:
     def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Every row of a query."""
         return list(self._engine.execute(sql, params).fetchall())
+
+    def epoch(self) -> float:
+        """Now, in seconds since 1970, by the database server's clock on PostgreSQL (one
+        clock for every machine), by this machine's on SQLite."""
+        return self._engine.epoch()
 
     def lock_keys(self, keys: Iterable[str]) -> None:
         """Hold a lock on each key until the transaction ends (PostgreSQL advisory locks,

@@ -186,6 +186,12 @@ class PostgresEngine:
         cursor.execute(translated.sql, _adapt(params))
         return PgResult(cursor, translated.returning)
 
+    def epoch(self) -> float:
+        """The database server's clock, in seconds since 1970."""
+        row = self._conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
+
     def lock_keys(self, keys: Iterable[str]) -> None:
         """Transaction-scoped advisory locks on `keys`, taken in sorted order."""
         ordered = sorted(set(keys))
