@@ -74,9 +74,26 @@ def _run_as() -> tuple[int, int] | None:
     raise RuntimeError("running as root and no unprivileged user (postgres, nobody) exists")
 
 
+def _alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def clean_leftovers(bin_path: Path) -> None:
-    """Stop and remove clusters of an earlier run that was killed before its teardown."""
+    """Stop and remove clusters of an earlier run that was killed before its teardown
+    (a cluster whose test process still runs, another session's, is left alone)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        if not folder.is_dir() or _alive(folder / "owner.pid"):
+            continue
         data = folder / "data"
         if (data / "postmaster.pid").exists():
             with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -102,6 +119,7 @@ class PgServer:
     def __init__(self, bin_path: Path) -> None:
         self.bin = bin_path
         self.directory = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.directory / "owner.pid").write_text(f"{os.getpid()}\n")
         self.data = self.directory / "data"
         self.log_path = self.directory / "server.log"
         self.port = free_port()
