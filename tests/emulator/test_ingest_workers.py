@@ -21,7 +21,7 @@ from emulator.backend import Backend
 from emulator.ingest_worker import shared_subscriptions, topic_iccid
 from simgate_common import wire
 from simgate_common.wire import UsageReport
-from tests.mqtt_broker import MosquittoFactory
+from tests.mqtt_broker import MosquittoFactory, free_port
 from tests.postgres import PgServer
 
 from .conftest import START, register
@@ -171,3 +171,40 @@ def test_rule3_two_workers_one_killed_mid_stream_store_each_report_once(
         backend.close()
     assert codes == [0, 0], (tmp_path / "workers.log").read_text()
     assert "Traceback" not in (tmp_path / "workers.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--broker", "embedded"], "external broker"),
+        (["--broker", "http://x:1"], "--broker must be"),
+        (["--broker", "mqtt://127.0.0.1:1883", "--name", "a/b"], "--name must be"),
+        (["--broker", "mqtt://127.0.0.1:1883", "--group", "+"], "--group must be"),
+        (["--broker", "mqtt://127.0.0.1:1883", "--max-batch", "0"], "--max-batch"),
+    ],
+)
+def test_ingest_refuses_bad_arguments_by_name(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from emulator.cli import main
+
+    code = main(["ingest", "--db", str(tmp_path / "e.db"), *argv])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "e.db").exists()  # nothing was opened, nothing made
+
+
+def test_ingest_names_an_unreachable_database_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from emulator.cli import main
+
+    port = free_port()  # nothing listens there
+    url = f"postgresql://sgpg:hunter2secret@127.0.0.1:{port}/none?connect_timeout=2"
+    code = main(["ingest", "--db", url, "--broker", "mqtt://127.0.0.1:1883", "--name", "x"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot open the database" in err
+    assert "hunter2secret" not in err
