@@ -185,10 +185,10 @@ class PgServer:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        """Stop the server and remove its folder."""
+        """Stop the server at once (its data is thrown away) and remove its folder."""
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                _pg_ctl(self.bin, self.data, "stop", "-m", "fast", "-w", "-t", "30")
+                _pg_ctl(self.bin, self.data, "stop", "-m", "immediate", "-w", "-t", "30")
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def new_schema(self) -> str:

@@ -82,8 +82,10 @@ class PgRow:
 
 
 def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[PgRow]:
-    description = cursor.description or []
-    index = {column.name: position for position, column in enumerate(description)}
+    result = cursor.pgresult  # not `description`, which builds Column objects
+    index: dict[str, int] = {}
+    if result is not None:
+        index = {(result.fname(i) or b"").decode(): i for i in range(result.nfields)}
 
     def make(values: Sequence[Any]) -> PgRow:
         return PgRow(values, index)
@@ -108,17 +110,20 @@ class PgResult:
         self._cursor = cursor
         self.rowcount = cursor.rowcount
         self.lastrowid: int | None = None
-        if returning is not None and cursor.description is not None:
+        # `description` builds its column list on every access: ask the result once.
+        result = cursor.pgresult
+        self._rows = result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+        if returning is not None and self._rows:
             row = cursor.fetchone()
             self.lastrowid = None if row is None else int(row[0])
 
     def fetchone(self) -> PgRow | None:
         """The next row, or None."""
-        return self._cursor.fetchone() if self._cursor.description is not None else None
+        return self._cursor.fetchone() if self._rows else None
 
     def fetchall(self) -> list[PgRow]:
         """The remaining rows."""
-        return self._cursor.fetchall() if self._cursor.description is not None else []
+        return self._cursor.fetchall() if self._rows else []
 
     def __iter__(self) -> Iterator[PgRow]:
         return iter(self.fetchall())
