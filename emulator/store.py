@@ -13,19 +13,18 @@ SQLite's dialect through `Tx`; docs/scaling.md lists what is portable.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from emulator.storage import migrations
-from emulator.storage.dialect import autoincrement_keys, for_sqlite, split_script
+from emulator.storage.dialect import autoincrement_keys, split_script
 from emulator.storage.postgres import PostgresEngine, is_postgres_url, redact
+from emulator.storage.sqlite import SqliteEngine
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -333,43 +332,7 @@ class Result(Protocol):
         ...
 
 
-Params = Sequence[object] | Mapping[str, object]
-
-
-class _SqliteEngine:
-    """One SQLite connection in WAL mode (the embedded default)."""
-
-    def __init__(self, path: str) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-
-    def begin(self, *, shared: bool) -> None:
-        self.db.execute("BEGIN IMMEDIATE")  # one writer per file: `shared` changes nothing
-
-    def commit(self) -> None:
-        self.db.execute("COMMIT")
-
-    def rollback(self) -> None:
-        # A failed COMMIT (disk full) leaves the transaction open, and SQLite may have
-        # rolled back by itself already: end it either way, or every later BEGIN fails.
-        if self.db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
-
-    def execute(self, sql: str, params: Params) -> sqlite3.Cursor:
-        return self.db.execute(for_sqlite(sql), params)
-
-    def epoch(self) -> float:
-        return time.time()
-
-    def lock_keys(self, keys: Iterable[str]) -> None:
-        """Nothing to do: the transaction already holds the whole file."""
-
-    def close(self) -> None:
-        self.db.close()
+Params = Sequence[object] | Mapping[str, object]  # positional `?` or named `:name`
 
 
 class Store:
@@ -385,12 +348,12 @@ class Store:
         self.postgres = is_postgres_url(self.path)
         self._lock = threading.RLock()
         self._depth = 0
-        self._engine: _SqliteEngine | PostgresEngine
+        self._engine: SqliteEngine | PostgresEngine
         if self.postgres:
             self._engine = PostgresEngine(self.path)
             self._engine.identity = autoincrement_keys(_SCHEMA)
         else:
-            self._engine = _SqliteEngine(self.path)
+            self._engine = SqliteEngine(self.path)
         with self.transaction() as db:
             self.migrated = migrations.apply(
                 lambda sql, params: db.execute(sql, params),
@@ -413,7 +376,7 @@ class Store:
     @property
     def sqlite(self) -> sqlite3.Connection:
         """The SQLite connection (tests that drive SQLite itself); TypeError on PostgreSQL."""
-        if not isinstance(self._engine, _SqliteEngine):
+        if not isinstance(self._engine, SqliteEngine):
             raise TypeError("this store is PostgreSQL, not SQLite")
         return self._engine.db
 
@@ -465,7 +428,7 @@ class Tx:
     SQL is SQLite's dialect (`?` placeholders, `INSERT OR IGNORE`, ...) plus
     `SELECT ... FOR UPDATE`; on PostgreSQL it is translated (docs/scaling.md)."""
 
-    def __init__(self, engine: _SqliteEngine | PostgresEngine) -> None:
+    def __init__(self, engine: SqliteEngine | PostgresEngine) -> None:
         self._engine = engine
 
     def execute(self, sql: str, params: Params = ()) -> Result:
