@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from emulator import cli_ingest
 from emulator.errors import EmulatorError
 from simgate_common.exit_codes import ExitCode
 
@@ -33,6 +34,20 @@ def _default_db() -> Path:
     return base / "simgate" / "emulator.db"
 
 
+def db_target(value: str) -> Path | str:
+    """`--db`: a `postgresql://` URL as given, anything else an SQLite file path."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value)
+
+
+def _display(db: Path | str) -> str:
+    """`--db` for messages, without a password."""
+    from emulator.storage.postgres import is_postgres_url, redact
+
+    return redact(str(db)) if is_postgres_url(db) else str(db)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simgate emulator", description="The simgate cloud emulator."
@@ -46,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--db",
-        type=Path,
+        type=db_target,
         default=None,
-        help="SQLite file (default: $SIMGATE_STATE_DIR/emulator.db)",
+        help="SQLite file (default: $SIMGATE_STATE_DIR/emulator.db) or postgresql://... URL",
     )
     serve.add_argument(
         "--http",
@@ -92,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         "DIR/mosquitto.conf; run mosquitto -c DIR/mosquitto.conf, and rerun this (or serve "
         "with --mosquitto-dir) after SIMs are registered or deleted, then SIGHUP mosquitto.",
     )
-    config.add_argument("--db", type=Path, default=None, help="the emulator's SQLite file")
+    config.add_argument(
+        "--db", type=db_target, default=None, help="the emulator's SQLite file or URL"
+    )
     config.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     config.add_argument(
         "--listen",
@@ -101,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the listener written into mosquitto.conf (default 127.0.0.1:1883)",
     )
     config.add_argument("--json", action="store_true", help="print the file paths as JSON")
+    cli_ingest.add_parser(sub, db_target)
     return parser
 
 
@@ -129,6 +147,8 @@ def main(argv: list[str]) -> int:
         return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
     if args.command == "mosquitto-config":
         return mosquitto_config(args)
+    if args.command == "ingest":
+        return cli_ingest.run(args, args.db or _default_db())
     return serve(args)
 
 
@@ -142,14 +162,17 @@ def mosquitto_config(args: argparse.Namespace) -> int:
     except EmulatorError as exc:
         print(f"simgate emulator: {exc.message.replace('--http', '--listen')}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    db_path: Path = args.db or _default_db()
-    if not db_path.exists():
+    db_path: Path | str = args.db or _default_db()
+    if isinstance(db_path, Path) and not db_path.exists():
         print(f"simgate emulator: no emulator database at {db_path}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     try:
         backend = Backend(db_path)
-    except Exception as exc:  # sqlite3.Error, OSError
-        print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
+    except Exception as exc:  # sqlite3.Error, psycopg.Error, OSError
+        print(
+            f"simgate emulator: cannot open the database {_display(db_path)}: {exc}",
+            file=sys.stderr,
+        )
         return ExitCode.BAD_INPUT
     try:
         files = write_files(backend, args.out, host=listen.host, port=listen.port)
@@ -191,12 +214,16 @@ def serve(args: argparse.Namespace) -> int:
     except (EmulatorError, ValueError) as exc:
         print(f"simgate emulator: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    db_path: Path = args.db or _default_db()
+    db_path: Path | str = args.db or _default_db()
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(db_path, Path):
+            db_path.parent.mkdir(parents=True, exist_ok=True)
         backend = Backend(db_path)
-    except Exception as exc:  # sqlite3.Error, OSError: a bad or unreadable file
-        print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
+    except Exception as exc:  # sqlite3.Error, psycopg.Error, OSError: a bad file or URL
+        print(
+            f"simgate emulator: cannot open the database {_display(db_path)}: {exc}",
+            file=sys.stderr,
+        )
         return ExitCode.BAD_INPUT
     try:
         creds = api_credentials(
@@ -249,7 +276,7 @@ def serve(args: argparse.Namespace) -> int:
             "openapi": f"{base}/openapi.json",
             "mqtt": broker.url if broker is not None else mqtt.url,
             "mqtt_embedded": broker is not None,
-            "db": str(db_path),
+            "db": backend.store.display,
             "access_token": creds.token,
             "access_token_secret": creds.secret,
             "credentials_source": creds.source,

@@ -3,6 +3,11 @@
 Every rule asks `VirtualClock.now()`, never the wall clock. The clock runs at wall speed
 from the instant it was last set (or stands still when frozen); its state lives in the
 store, so a restart resumes it. Timestamps are stored in UTC; months are JST months.
+
+On a store other processes share (PostgreSQL: several API workers, ingest workers,
+machines) the store is the clock's single source of truth: `now()` reads the setting
+again each time, wall time is the database server's, and `advance` reads and writes in
+one transaction, so two workers advancing at once add up and all agree on the time.
 """
 
 from __future__ import annotations
@@ -59,15 +64,33 @@ class VirtualClock:
     @property
     def frozen(self) -> bool:
         """True when the clock stands still between changes."""
+        if self._store.shared:
+            self._reload()
         return self._frozen
 
     def now(self) -> datetime:
         """The emulator's current instant (UTC, aware)."""
+        wall = self._reload() if self._store.shared else time.time()
         if self._virtual is None:
             return datetime.now(UTC)
         if self._frozen:
             return self._virtual
-        return self._virtual + timedelta(seconds=time.time() - self._wall)
+        return self._virtual + timedelta(seconds=wall - self._wall)
+
+    def _reload(self) -> float:
+        """Read the setting from the shared store; the database's wall time."""
+        with self._store.transaction(shared=True) as db:
+            rows = db.all(
+                "SELECT key, value FROM meta "
+                "WHERE key IN ('clock_virtual', 'clock_wall', 'clock_frozen')"
+            )
+            wall = db.epoch()
+        values = {str(row["key"]): str(row["value"]) for row in rows}
+        base = values.get("clock_virtual")
+        self._virtual = None if base is None else datetime.fromisoformat(base)
+        self._wall = float(values.get("clock_wall", "0"))
+        self._frozen = values.get("clock_frozen") == "1"
+        return wall
 
     def set(self, moment: datetime, *, frozen: bool = False) -> datetime:
         """Jump to `moment` (aware); the clock then runs on unless `frozen`."""
@@ -80,11 +103,12 @@ class VirtualClock:
         """Move forward by `seconds` (>= 0)."""
         if seconds < 0:
             raise BadRequest("the clock only moves forward: seconds must be >= 0")
-        try:
-            target = self.now() + timedelta(seconds=seconds)
-        except OverflowError:
-            raise BadRequest("that would move the clock past year 9999") from None
-        self._save(target, self._frozen)
+        with self._store.transaction():  # read and write at once: advances add up
+            try:
+                target = self.now() + timedelta(seconds=seconds)
+            except OverflowError:
+                raise BadRequest("that would move the clock past year 9999") from None
+            self._save(target, self._frozen)
         return self.now()
 
     def follow_wall_clock(self) -> None:
@@ -96,8 +120,8 @@ class VirtualClock:
         self._virtual, self._wall, self._frozen = None, 0.0, False
 
     def _save(self, moment: datetime, frozen: bool) -> None:
-        wall = time.time()
         with self._store.transaction() as db:
+            wall = db.epoch() if self._store.shared else time.time()
             db.meta_set("clock_virtual", moment.isoformat())
             db.meta_set("clock_wall", repr(wall))
             db.meta_set("clock_frozen", "1" if frozen else "0")

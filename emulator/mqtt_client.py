@@ -22,14 +22,15 @@ import asyncio
 import logging
 import ssl
 import threading
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from emulator.ingest import DEFAULT_MAX_BATCH, IngestCounts
 from emulator.models.credentials import INGEST_USERNAME, MqttLogin
-from emulator.models.devices import DeviceReports, Incoming
+from emulator.models.devices import Incoming, Outcome
 from emulator.mqtt_broker import MqttSetting
 from simgate_common import wire
 
@@ -52,16 +53,26 @@ _IDLE: Final = 0.1
 """How long one network-loop turn waits for data (seconds): also how soon `stop()` acts."""
 
 
+class ReportSink(Protocol):
+    """What stores a batch of device messages (`DeviceReports`, or an ingest worker's
+    locking wrapper): one outcome each, all or nothing."""
+
+    def ingest(self, messages: Sequence[Incoming]) -> list[Outcome]:
+        """Decide and store the batch in one transaction."""
+        ...
+
+
 class ExternalIngest:
     """Subscribes to every device's reports on an external broker and stores them."""
 
     def __init__(
         self,
         setting: MqttSetting,
-        devices: DeviceReports,
+        devices: ReportSink,
         login: MqttLogin,
         *,
         client_id: str = CLIENT_ID,
+        subscriptions: Sequence[str] = SUBSCRIPTIONS,
         keepalive: int = 30,
         tls_context: ssl.SSLContext | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
@@ -72,6 +83,7 @@ class ExternalIngest:
         self.counts = IngestCounts()
         self.connects = 0
         self._devices = devices
+        self._subscriptions = tuple(subscriptions)
         self._keepalive = keepalive
         self._max_batch = max_batch
         self._retry = retry
@@ -230,7 +242,7 @@ class ExternalIngest:
                 hint,
             )
             return
-        result, _ = client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        result, _ = client.subscribe([(topic, 1) for topic in self._subscriptions])
         if result != paho.MQTT_ERR_SUCCESS:
             log.warning("MQTT ingest: subscribing failed (%s)", result)
             return

@@ -1,22 +1,30 @@
-"""The emulator's only SQLite code: schema, one connection, explicit transactions.
+"""The emulator's store: schema, one connection, explicit transactions; SQLite or PostgreSQL.
 
-Durability: WAL journal with `synchronous=FULL`, so a write acknowledged to a client has
-been fsynced and survives `kill -9` and power loss. Every request runs in one
-`BEGIN IMMEDIATE` transaction under a process-wide lock, so concurrent requests on the
-same SIM are serialised and a refused request changes nothing.
+SQLite (a file; the embedded default): WAL journal with `synchronous=FULL`, so a write
+acknowledged to a client has been fsynced and survives `kill -9` and power loss. Every
+request runs in one `BEGIN IMMEDIATE` transaction under a process-wide lock, so concurrent
+requests on the same SIM are serialised and a refused request changes nothing.
+
+PostgreSQL (`postgresql://...`): the same statements, translated by
+`emulator.storage.dialect`, and the same serialisation across processes and machines
+through a transaction-scoped advisory lock (`emulator.storage.postgres`). The models write
+SQLite's dialect through `Tx`; docs/scaling.md lists what is portable.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
-SCHEMA_VERSION = 1
+from emulator.storage import migrations
+from emulator.storage.dialect import autoincrement_keys, split_script
+from emulator.storage.postgres import PostgresEngine, is_postgres_url, redact
+from emulator.storage.sqlite import SqliteEngine
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -290,49 +298,111 @@ RESET_TABLES = (
 )
 
 
-class Store:
-    """One SQLite database in WAL mode; `transaction()` is the only way to touch it."""
+class Row(Protocol):
+    """A result row: by column name or position, like `sqlite3.Row`."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> list[str]:
+        """The column names."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Result(Protocol):
+    """What `Tx.execute` returns: a cursor's `rowcount`, `lastrowid` and rows."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT, UPDATE or DELETE."""
+        ...
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The autoincrement key of the row an INSERT made."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+        ...
+
+
+Params = Sequence[object] | Mapping[str, object]  # positional `?` or named `:name`
+
+
+class Store:
+    """One database, SQLite file or PostgreSQL URL; `transaction()` is the only way in."""
+
+    def __init__(
+        self,
+        target: Path | str,
+        *,
+        schema_migrations: Sequence[migrations.Migration] = migrations.MIGRATIONS,
+    ) -> None:
+        self.path = str(target)
+        self.postgres = is_postgres_url(self.path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.row_factory = sqlite3.Row
         self._depth = 0
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        self._engine: SqliteEngine | PostgresEngine
+        if self.postgres:
+            self._engine = PostgresEngine(self.path)
+            self._engine.identity = autoincrement_keys(_SCHEMA)
+        else:
+            self._engine = SqliteEngine(self.path)
         with self.transaction() as db:
-            db.executescript_in_tx(_SCHEMA)
-            if db.meta_get("schema_version") is None:
-                db.meta_set("schema_version", str(SCHEMA_VERSION))
+            self.migrated = migrations.apply(
+                lambda sql, params: db.execute(sql, params),
+                lambda sql: [int(row[0]) for row in db.all(sql)],
+                split_script(_SCHEMA),
+                schema_migrations,
+            )
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes may write the same database (PostgreSQL): state
+        cached in memory (the clock) must then be read again from the store."""
+        return self.postgres
+
+    @property
+    def display(self) -> str:
+        """Where the store is, without a password: for logs and `--json`."""
+        return redact(self.path) if self.postgres else self.path
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The SQLite connection (tests that drive SQLite itself); TypeError on PostgreSQL."""
+        if not isinstance(self._engine, SqliteEngine):
+            raise TypeError("this store is PostgreSQL, not SQLite")
+        return self._engine.db
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """Run a block in one `BEGIN IMMEDIATE` transaction: committed on success,
-        rolled back on any exception. Nested use joins the outer transaction."""
+    def transaction(self, *, shared: bool = False) -> Iterator[Tx]:
+        """Run a block in one transaction: committed on success, rolled back on any
+        exception. Nested use joins the outer transaction.
+
+        `shared` (PostgreSQL) takes the store lock in shared mode, for ingest batches that
+        lock their ICCIDs with `Tx.lock_keys`; everything else is exclusive, as SQLite's
+        `BEGIN IMMEDIATE` is."""
         with self._lock:
             if self._depth:
                 self._depth += 1
                 try:
-                    yield Tx(self._db)
+                    yield Tx(self._engine)
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._engine.begin(shared=shared)
             self._depth = 1
             try:
-                yield Tx(self._db)
-                self._db.execute("COMMIT")
+                yield Tx(self._engine)
+                self._engine.commit()
             except BaseException:
-                # A failed COMMIT (disk full) leaves the transaction open, and SQLite may
-                # have rolled back by itself already: end it either way, or every later
-                # BEGIN fails.
-                if self._db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
+                self._engine.rollback()
                 raise
             finally:
                 self._depth = 0
@@ -347,37 +417,47 @@ class Store:
             db.execute("INSERT OR IGNORE INTO sms_settings (id) VALUES (1)")
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL on SQLite)."""
         with self._lock:
-            self._db.close()
+            self._engine.close()
 
 
 class Tx:
-    """The connection inside a transaction, with small helpers used by the models."""
+    """The connection inside a transaction, with small helpers used by the models.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    SQL is SQLite's dialect (`?` placeholders, `INSERT OR IGNORE`, ...) plus
+    `SELECT ... FOR UPDATE`; on PostgreSQL it is translated (docs/scaling.md)."""
 
-    def execute(
-        self, sql: str, params: tuple[object, ...] | dict[str, object] = ()
-    ) -> sqlite3.Cursor:
+    def __init__(self, engine: SqliteEngine | PostgresEngine) -> None:
+        self._engine = engine
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
         """Run one statement."""
-        return self._db.execute(sql, params)
+        return self._engine.execute(sql, params)
 
-    def one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         """The first row of a query, or None."""
-        row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+        row: Row | None = self._engine.execute(sql, params).fetchone()
         return row
 
-    def all(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Every row of a query."""
-        return list(self._db.execute(sql, params).fetchall())
+        return list(self._engine.execute(sql, params).fetchall())
+
+    def epoch(self) -> float:
+        """Now, in seconds since 1970, by the database server's clock on PostgreSQL (one
+        clock for every machine), by this machine's on SQLite."""
+        return self._engine.epoch()
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        """Hold a lock on each key until the transaction ends (PostgreSQL advisory locks,
+        sorted; nothing on SQLite, where the transaction holds the whole file)."""
+        self._engine.lock_keys(keys)
 
     def executescript_in_tx(self, script: str) -> None:
         """Run a script statement by statement (executescript would COMMIT first)."""
-        for statement in script.split(";"):
-            if statement.strip():
-                self._db.execute(statement)
+        for statement in split_script(script):
+            self._engine.execute(statement, ())
 
     def meta_get(self, key: str) -> str | None:
         """A value of the `meta` table."""

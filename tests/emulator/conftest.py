@@ -21,13 +21,47 @@ IMEI = "353456789012345"
 OTHER_IMEI = "353456789099999"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The store's engine: every test using `db_target` or `backend` runs on both."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def backend(tmp_path: Path) -> Iterator[Backend]:
+def db_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """A fresh, empty store: an SQLite file, or a PostgreSQL URL on an empty schema of the
+    test server (started once per session, by `tests.postgres`)."""
+    if engine == "sqlite":
+        return tmp_path / "emulator.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def backend(db_target: Path | str) -> Iterator[Backend]:
     """A fresh emulator backend whose clock stands at 2026-03-10 09:00 JST."""
-    b = Backend(tmp_path / "emulator.db")
+    b = Backend(db_target)
     b.clock.set(START, frozen=True)
     yield b
     b.close()
+
+
+def stored_bytes(backend: Backend) -> bytes:
+    """Everything the store holds, as bytes: the SQLite file (and its WAL), or a dump of
+    every table on PostgreSQL; for checks that a secret was never stored."""
+    if not backend.store.postgres:
+        path = Path(backend.store.path)
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    with backend.store.transaction() as db:
+        tables = [
+            r[0]
+            for r in db.all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ]
+        dump = [db.all(f"SELECT * FROM {table}") for table in tables]  # noqa: S608
+    assert "sims" in tables
+    return repr([[tuple(row) for row in rows] for rows in dump]).encode()
 
 
 def register(backend: Backend, card: Card | None = None) -> Sim:
@@ -65,4 +99,7 @@ def usable(
 # A real mosquitto for the MQTT ingest tests (fails instead of skipping when CI=true).
 from tests.mqtt_broker import mosquitto, mosquitto_factory  # noqa: E402
 
-__all__ = ["mosquitto", "mosquitto_factory"]
+# A real PostgreSQL for the second engine (fails instead of skipping when CI=true).
+from tests.postgres import postgres_server, postgres_url  # noqa: E402
+
+__all__ = ["mosquitto", "mosquitto_factory", "postgres_server", "postgres_url"]

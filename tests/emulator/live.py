@@ -17,7 +17,7 @@ SECRET = "test-secret"
 
 
 def start(
-    db: Path, *, env_creds: bool = True, extra: list[str] | None = None
+    db: Path | str, *, env_creds: bool = True, extra: list[str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the server; return the process and its announced JSON (URLs, credentials)."""
     env = dict(os.environ)
@@ -68,7 +68,7 @@ def stop(proc: subprocess.Popen[str], *, hard: bool = False) -> int:
 
 
 @contextmanager
-def serving(db: Path, **kwargs: Any) -> Iterator[dict[str, Any]]:
+def serving(db: Path | str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """The server for the duration of a block."""
     proc, info = start(db, **kwargs)
     try:

@@ -93,10 +93,10 @@ async def wait_until(condition: Callable[[], bool], seconds: float, what: str) -
 class Cloud:
     """The emulator (backend + MQTT ingest) on one broker kind, restartable in place."""
 
-    def __init__(self, kind: Kind, directory: Path) -> None:
+    def __init__(self, kind: Kind, directory: Path, db: Path | str | None = None) -> None:
         self.kind = kind
         self.directory = directory
-        self.db = directory / "emulator.db"
+        self.db = directory / "emulator.db" if db is None else db
         self.backend = self._open_backend()
         self.embedded: EmbeddedBroker | None = None
         self.mosquitto: EmulatorMosquitto | None = None
@@ -219,9 +219,11 @@ class Cloud:
 
 
 @contextlib.asynccontextmanager
-async def cloud_on(kind: Kind, directory: Path) -> AsyncIterator[Cloud]:
-    """A started `Cloud`, stopped afterwards."""
-    cloud = Cloud(kind, directory)
+async def cloud_on(
+    kind: Kind, directory: Path, db: Path | str | None = None
+) -> AsyncIterator[Cloud]:
+    """A started `Cloud` (on the store `db`, default an SQLite file), stopped afterwards."""
+    cloud = Cloud(kind, directory, db)
     try:
         await cloud.start()
         yield cloud

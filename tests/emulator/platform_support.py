@@ -32,9 +32,9 @@ CREDENTIALS = ApiCredentials("tok", "sec", "test")
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def client(db_target: Path | str) -> Iterator[TestClient]:
     """The app (dispatcher on) with its clock frozen at 2026-03-10 09:00 JST."""
-    app = create_app(tmp_path / "e.db", credentials=CREDENTIALS)
+    app = create_app(db_target, credentials=CREDENTIALS)
     with TestClient(app) as c:
         c.put("/_emulator/clock", json={"now": "2026-03-10T09:00:00+09:00", "frozen": True})
         yield c

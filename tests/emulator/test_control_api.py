@@ -24,8 +24,8 @@ AUTH = ("tok", "sec")
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(tmp_path / "e.db", credentials=ApiCredentials("tok", "sec", "test"))
+def client(db_target: Path | str) -> Iterator[TestClient]:
+    app = create_app(db_target, credentials=ApiCredentials("tok", "sec", "test"))
     with TestClient(app) as c:
         c.put("/_emulator/clock", json={"now": "2026-03-10T09:00:00+09:00", "frozen": True})
         yield c

@@ -59,8 +59,10 @@ async def next_error(client: aiomqtt.Client, seconds: float = 5.0) -> ErrorRepor
     raise AssertionError("the message stream ended")
 
 
-async def test_rule3_reports_arrive_exactly_once(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_rule3_reports_arrive_exactly_once(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
         usage_records(outbox, 500)
@@ -82,8 +84,10 @@ async def test_rule3_reports_arrive_exactly_once(kind: Kind, tmp_path: Path) -> 
         outbox.close()
 
 
-async def test_rule4_hostile_clients_change_nothing(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_rule4_hostile_clients_change_nothing(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         me, other = await cloud.register(), await cloud.register()
         topic = wire.usage_topic(me.iccid)
         # wrong token, unknown user, anonymous: refused at CONNECT
@@ -124,8 +128,10 @@ async def test_rule4_hostile_clients_change_nothing(kind: Kind, tmp_path: Path) 
         assert kinds.count("device_usage") == 2
 
 
-async def test_rule4_deleted_sim_is_refused(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_rule4_deleted_sim_is_refused(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         async with cloud.client(device) as client:
             await client.subscribe(wire.errors_topic(device.iccid), qos=1)
@@ -157,8 +163,10 @@ async def test_rule4_deleted_sim_is_refused(kind: Kind, tmp_path: Path) -> None:
         assert "device_usage" not in "".join(cloud.backend.events.lines())
 
 
-async def test_sec1_2_state_and_status_reach_the_emulator(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_sec1_2_state_and_status_reach_the_emulator(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
         reporter = cloud.reporter(device, outbox)
@@ -182,8 +190,10 @@ async def test_sec1_2_state_and_status_reach_the_emulator(kind: Kind, tmp_path: 
         outbox.close()
 
 
-async def test_last_will_offline_reaches_the_emulator(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_last_will_offline_reaches_the_emulator(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         _, writer = await connect_with_will(cloud.port, device)
         await wait_until(lambda: cloud.backend.devices.view(device.iccid).online is True, 10, "on")
@@ -196,9 +206,9 @@ async def test_last_will_offline_reaches_the_emulator(kind: Kind, tmp_path: Path
 
 
 async def test_001_s38_1_device_reports_bill_an_estimated_data_fee(
-    kind: Kind, tmp_path: Path
+    kind: Kind, tmp_path: Path, db_target: Path | str
 ) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
         usage_records(outbox, 10, up=100_000)
@@ -227,10 +237,10 @@ async def test_001_s38_1_device_reports_bill_an_estimated_data_fee(
 
 
 async def test_rule2_tokens_never_reach_the_logs(
-    kind: Kind, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    kind: Kind, tmp_path: Path, db_target: Path | str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with cloud_on(kind, tmp_path) as cloud:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         with pytest.raises(aiomqtt.MqttError):
             async with cloud.client(device, password=device.token[::-1], identifier="x"):
@@ -247,8 +257,8 @@ async def test_rule2_tokens_never_reach_the_logs(
         assert secret not in text
 
 
-async def test_cloud_login_may_watch_every_device(tmp_path: Path) -> None:
-    async with cloud_on("embedded", tmp_path) as cloud:
+async def test_cloud_login_may_watch_every_device(tmp_path: Path, db_target: Path | str) -> None:
+    async with cloud_on("embedded", tmp_path, db_target) as cloud:
         device = await cloud.register()
         async with cloud.client(identifier="watcher") as watcher:
             await watcher.subscribe(f"{wire.TOPIC_PREFIX}/+/usage", qos=1)
@@ -260,8 +270,10 @@ async def test_cloud_login_may_watch_every_device(tmp_path: Path) -> None:
         assert cloud.seqs(device.iccid) == [1]
 
 
-async def test_registration_after_start_reaches_mosquitto(tmp_path: Path) -> None:
-    async with cloud_on("mosquitto", tmp_path) as cloud:
+async def test_registration_after_start_reaches_mosquitto(
+    tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on("mosquitto", tmp_path, db_target) as cloud:
         assert cloud.mosquitto is not None
         device = await cloud.register()  # waits until the reloaded broker accepts it
         async with cloud.client(device) as client:
@@ -269,8 +281,10 @@ async def test_registration_after_start_reaches_mosquitto(tmp_path: Path) -> Non
         await wait_until(lambda: cloud.seqs(device.iccid) == [1], 10, "the report")
 
 
-async def test_commands_from_the_emulator_reach_the_device(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_commands_from_the_emulator_reach_the_device(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         app = create_app(cloud.db, backend=cloud.backend, dispatch=False)
         app.state.mqtt = cloud.embedded or cloud.ingest
@@ -300,11 +314,11 @@ async def test_commands_from_the_emulator_reach_the_device(kind: Kind, tmp_path:
 
 
 async def test_rule3_a_recreated_outbox_is_refused_loudly_not_silently(
-    kind: Kind, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    kind: Kind, tmp_path: Path, db_target: Path | str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A new outbox numbers from 1 again; the cloud refuses the clashing seq (other
     content) on `errors`, and the device says so in its log instead of nothing."""
-    async with cloud_on(kind, tmp_path) as cloud:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         first = Outbox(tmp_path / "first.sqlite3", device.iccid)
         append_usage(first, up=10)

@@ -37,8 +37,8 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(90)]
 FAST = Backoff(initial=0.05, maximum=0.3)
 
 
-async def test_rule3_mosquitto_restart_mid_stream(tmp_path: Path) -> None:
-    async with cloud_on("mosquitto", tmp_path) as cloud:
+async def test_rule3_mosquitto_restart_mid_stream(tmp_path: Path, db_target: Path | str) -> None:
+    async with cloud_on("mosquitto", tmp_path, db_target) as cloud:
         assert cloud.mosquitto is not None
         device = await cloud.register()
         outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
@@ -56,8 +56,9 @@ async def test_rule3_mosquitto_restart_mid_stream(tmp_path: Path) -> None:
 
 async def test_rule3_reports_queued_for_a_stopped_emulator_survive_a_broker_restart(
     tmp_path: Path,
+    db_target: Path | str,
 ) -> None:
-    async with cloud_on("mosquitto", tmp_path) as cloud:
+    async with cloud_on("mosquitto", tmp_path, db_target) as cloud:
         assert cloud.mosquitto is not None
         device = await cloud.register()
         await cloud.stop_ingest()  # the emulator is down; its session stays on the broker
@@ -73,8 +74,10 @@ async def test_rule3_reports_queued_for_a_stopped_emulator_survive_a_broker_rest
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_rule3_emulator_restart_mid_stream(kind: Kind, tmp_path: Path) -> None:
-    async with cloud_on(kind, tmp_path) as cloud:
+async def test_rule3_emulator_restart_mid_stream(
+    kind: Kind, tmp_path: Path, db_target: Path | str
+) -> None:
+    async with cloud_on(kind, tmp_path, db_target) as cloud:
         device = await cloud.register()
         outbox = Outbox(tmp_path / "outbox.sqlite3", device.iccid)
         usage_records(outbox, 600)

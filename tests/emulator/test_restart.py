@@ -10,12 +10,14 @@ from pathlib import Path
 
 import httpx
 
+from emulator.storage.postgres import redact
+
 from . import live
 from .sakura_fixtures import sim_create_request
 
 
-def test_kill_9_mid_write_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    db = tmp_path / "emulator.db"
+def test_kill_9_mid_write_loses_nothing_acknowledged(db_target: Path | str) -> None:
+    db = db_target
     proc, info = live.start(db)
     base = info["api_root"] + "/is1a/api/cloud/1.1"
     acknowledged: list[str] = []
@@ -61,8 +63,8 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(tmp_path: Path) -> None:
         assert sorted(registered) == sorted(iccids)  # books and state agree
 
 
-def test_generated_credentials_survive_restart(tmp_path: Path) -> None:
-    db = tmp_path / "emulator.db"
+def test_generated_credentials_survive_restart(db_target: Path | str) -> None:
+    db = db_target
     with live.serving(db, env_creds=False) as first:
         assert first["credentials_source"] == "generated"
     with live.serving(db, env_creds=False) as second:
@@ -76,8 +78,10 @@ def test_generated_credentials_survive_restart(tmp_path: Path) -> None:
         assert httpx.get(url, auth=auth, timeout=10).status_code == 200
 
 
-def test_clean_shutdown_exits_0(tmp_path: Path) -> None:
-    proc, info = live.start(tmp_path / "e.db")
+def test_clean_shutdown_exits_0(db_target: Path | str) -> None:
+    proc, info = live.start(db_target)
     assert info["mqtt"].startswith("mqtt://127.0.0.1:")
     assert info["mqtt_embedded"] is True
+    # a URL is shown without its password
+    assert info["db"] == (str(db_target) if isinstance(db_target, Path) else redact(db_target))
     assert live.stop(proc) == 0

@@ -17,7 +17,7 @@ from emulator.errors import BadRequest, Conflict, Forbidden
 from emulator.models.traffic import TrafficConfig
 from simgate_common.luhn import luhn_valid
 
-from .conftest import IMEI, OTHER_IMEI, register, usable
+from .conftest import IMEI, OTHER_IMEI, register, stored_bytes, usable
 
 
 def event_types(backend: Backend) -> list[str]:
@@ -52,15 +52,15 @@ def test_sec0_events_stamped_by_virtual_clock_in_utc(backend: Backend) -> None:
     assert datetime.fromisoformat(str(event["at"])) == backend.clock.now()
 
 
-def test_sec0_virtual_clock_set_advance_and_survive_restart(tmp_path: Path) -> None:
-    b = Backend(tmp_path / "c.db")
+def test_sec0_virtual_clock_set_advance_and_survive_restart(db_target: Path | str) -> None:
+    b = Backend(db_target)
     b.clock.set(datetime(2026, 1, 1, tzinfo=JST), frozen=True)
     b.clock.advance(86400 * 31)
     assert b.clock.now() == datetime(2026, 2, 1, tzinfo=JST)
     with pytest.raises(BadRequest):
         b.clock.advance(-1)
     b.close()
-    again = Backend(tmp_path / "c.db")
+    again = Backend(db_target)
     assert again.clock.now() == datetime(2026, 2, 1, tzinfo=JST)
     again.clock.set(datetime(2026, 2, 1, tzinfo=JST))  # running again
     assert again.clock.now() >= datetime(2026, 2, 1, tzinfo=JST)
@@ -388,8 +388,7 @@ def test_device_token_is_per_registration_and_not_stored(backend: Backend) -> No
     backend.sims.delete(sim.id)
     again = register(backend, card)
     assert backend.device_tokens.token_for(again) != token
-    with open(backend.store.path, "rb") as f:
-        assert token.encode() not in f.read()
+    assert token.encode() not in stored_bytes(backend)
 
 
 def test_concurrent_traffic_on_one_sim_is_never_lost(backend: Backend) -> None:
@@ -412,11 +411,11 @@ def test_concurrent_traffic_on_one_sim_is_never_lost(backend: Backend) -> None:
     assert event_types(backend).count("traffic") == 200
 
 
-def test_state_survives_reopen(tmp_path: Path) -> None:
-    b = Backend(tmp_path / "r.db")
+def test_state_survives_reopen(db_target: Path | str) -> None:
+    b = Backend(db_target)
     sim = register(b)
     b.close()
-    again = Backend(tmp_path / "r.db")
+    again = Backend(db_target)
     assert again.sims.get(sim.id).iccid == sim.iccid
     assert [e["type"] for e in again.events.iter_dicts()] == ["sim_registered"]
     again.close()
