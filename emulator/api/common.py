@@ -37,7 +37,11 @@ _basic = HTTPBasic(auto_error=False, realm="simgate", description="the access to
 def require_auth(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 ) -> None:
-    """HTTP Basic with the emulator's access token (user) and secret (password)."""
+    """HTTP Basic with the emulator's access token (user) and secret (password); the
+    guard (`emulator.api.guard`) checks every route already, this documents it."""
+    guard = getattr(request.app.state, "guard", None)
+    if guard is not None and not guard.auth_required:
+        return
     expected: ApiCredentials = request.app.state.credentials
     if credentials is None or not expected.matches(credentials.username, credentials.password):
         raise Unauthorized("authentication failed: wrong or missing access token and secret")
@@ -99,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "error"
+        )
         error = EmulatorError(str(exc.detail), code=code, status=exc.status_code)
         return error_response(error)
 

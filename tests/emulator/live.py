@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -14,6 +15,12 @@ from typing import Any
 
 TOKEN = "test-token"
 SECRET = "test-secret"
+AUTH = (TOKEN, SECRET)
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An `Authorization: Basic ...` header (for clients made with default headers)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def start(

@@ -17,6 +17,7 @@ with warnings.catch_warnings():  # starlette warns that it prefers httpx2
 from emulator.app import create_app
 from emulator.models.credentials import ApiCredentials
 
+from .live import basic
 from .sakura_fixtures import gateway_create_request, sim_create_request
 
 API = "/cloud/zone/is1a/api/cloud/1.1"
@@ -26,7 +27,7 @@ AUTH = ("tok", "sec")
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(tmp_path / "e.db", credentials=ApiCredentials("tok", "sec", "test"))
-    with TestClient(app) as c:
+    with TestClient(app, headers=basic(*AUTH)) as c:
         c.put("/_emulator/clock", json={"now": "2026-03-10T09:00:00+09:00", "frozen": True})
         yield c
 
