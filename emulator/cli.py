@@ -227,6 +227,8 @@ def serve(args: argparse.Namespace) -> int:
     except Exception as exc:  # sqlite3.Error, OSError: a bad or unreadable file
         print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    if backend.clock.problem:
+        print(f"simgate emulator: WARNING: {backend.clock.problem}", file=sys.stderr)
     try:
         creds = api_credentials(
             backend.store,

@@ -8,6 +8,9 @@ any code of its own.
   callers by other means: device tokens, webhook signatures); a body over the cap gets
   413 before a byte of it is read (the declared `Content-Length`, or the running count of
   a chunked body). `auth_required=False` (the `--no-auth` throwaway mode) keeps the cap.
+  A JSON body whose text holds a lone surrogate (`"\\ud800"`: JSON allows the escape, no
+  UTF-8 text can hold it, and SQLite or the answer would fail on it later) is a 400 naming
+  the field, before any route sees it.
 - `SakuraCompat`: the Sakura Cloud API is also called as saklient calls it: every
   PUT/DELETE as POST with `X-Sakura-HTTP-Method`, and JSON bodies labelled
   `application/x-www-form-urlencoded`. Under `/cloud/` the method is taken from that
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -46,6 +50,7 @@ OWN_AUTH: Final = (
 """Routes that authenticate their callers themselves."""
 
 _SAKURA = "/cloud/"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE"})
 
 
@@ -108,8 +113,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if not self._authorised(scope):
-            error = Unauthorized("authentication failed: wrong or missing access token and secret")
-            response = error_response(error)
+            response = error_response(
+                Unauthorized("authentication failed: wrong or missing access token and secret")
+            )
             if _header(scope, b"x-sakura-no-authenticate-header"):
                 del response.headers["WWW-Authenticate"]  # as the real API (no browser popup)
             await response(scope, receive, send)
@@ -119,7 +125,84 @@ class Guard:
         if declared is not None and (not declared.strip().isdigit() or int(declared) > cap):
             await _too_large(cap)(scope, receive, send)
             return
-        await self.app(scope, _capped(receive, cap), send)
+        receive = _capped(receive, cap)
+        if _is_json(scope):
+            try:
+                body, more = await _read(receive)
+            except HTTPException:
+                await _too_large(cap)(scope, receive, send)
+                return
+            if _SURROGATE_ESCAPE.search(body) and (where := _lone_surrogate(body)) is not None:
+                error = BadRequest(
+                    f"{where}: not valid Unicode text (a lone surrogate escape)",
+                    code="invalid_parameter",
+                )
+                await error_response(error)(scope, receive, send)
+                return
+            receive = _replay(body, more, receive)
+        await self.app(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = (_header(scope, b"content-type") or "").lower()
+    return "json" in content_type or "x-www-form-urlencoded" in content_type
+
+
+async def _read(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body (already capped); False when the client went away instead."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            if complete:
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replayed
+
+
+def _lone_surrogate(body: bytes) -> str | None:
+    """Where the decoded JSON holds a string that is not valid Unicode, or None."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # the route reports bad JSON
+    stack: list[tuple[str, object]] = [("body", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    return f"{where}: a key"
+                stack.append((key if where == "body" else f"{where}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_large(cap: int) -> JSONResponse:
