@@ -191,9 +191,11 @@ class ApplianceIn(Strict):
 
 
 class ApplianceEnvelopeIn(Strict):
-    """`{"Appliance": {...}}`."""
+    """`{"Appliance": {...}}`; saklient's `save()` adds `OriginalSettingsHash` (the
+    `SettingsHash` it last read: an update is refused 409 when the settings changed since)."""
 
     Appliance: ApplianceIn
+    OriginalSettingsHash: str | None = None
 
 
 class ShutdownIn(Strict):
@@ -360,6 +362,7 @@ class SimInfo(BaseModel):
     deactivated_date: str | None = None
     traffic_bytes_of_current_month: TrafficBytes
     connected_imei: str | None = None
+    simgroup_id: str | None = None
 
 
 class SimStatusOut(BaseModel):
@@ -576,6 +579,24 @@ class TrafficMonitoringOut(BaseModel):
     """`mobilegateway/traffic_monitoring` (null config when unset)."""
 
     traffic_monitoring_config: TrafficMonitoringConfig | None
+    is_ok: bool
+
+
+class MonitorOut(BaseModel):
+    """Activity monitor (`sim/metrics/monitor`, `interface/{n}/monitor`): samples by time
+    (RFC 3339 keys). The emulator keeps no samples: `Data` is empty."""
+
+    Data: dict[str, dict[str, float | None]]
+    is_ok: bool
+
+
+class ServersOut(BaseModel):
+    """`GET /switch/{id}/server`: the servers on a switch (the emulator has none)."""
+
+    Total: int
+    From: int
+    Count: int
+    Servers: list[dict[str, Any]]
     is_ok: bool
 
 
