@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +26,7 @@ from emulator.api import (
 )
 from emulator.api.common import error_response, install_error_handlers
 from emulator.api.guard import DEFAULT_MAX_BODY, Guard, GuardSettings, SakuraCompat
+from emulator.api.openapi_links import add_links
 from emulator.backend import Backend
 from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
@@ -132,6 +134,14 @@ def create_app(
         sms,
     ):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(FaultMiddleware, faults=backend.faults)
     app.add_middleware(SakuraCompat)
     app.add_middleware(Guard, credentials=creds, settings=app.state.guard)  # outermost
