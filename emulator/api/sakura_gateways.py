@@ -17,7 +17,6 @@ from emulator.api.sakura_schemas import (
     DnsEnvelopeIn,
     DnsOut,
     GatewaySimsOut,
-    MonitorOut,
     Ok,
     ShutdownIn,
     SimLogsOut,
@@ -25,10 +24,10 @@ from emulator.api.sakura_schemas import (
     SimRoutesOut,
     TrafficMonitoringEnvelopeIn,
     TrafficMonitoringOut,
-    TrafficStatusOut,
     flag,
 )
 from emulator.api.sakura_sims import API, ERRORS
+from emulator.api.sakura_status import MonitorOut, TrafficStatusOut
 from emulator.errors import BadRequest, Conflict, NotFound
 from emulator.models.traffic import TrafficConfig
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from emulator.api import sakura_views as views
 from emulator.api.common import BackendDep, Zone, find_conditions, paginate, require_auth
 from emulator.api.sakura_schemas import (
-    MonitorOut,
     Ok,
     OperatorEnvelope,
     SakuraError,
@@ -21,6 +20,7 @@ from emulator.api.sakura_schemas import (
     SimLogsOut,
     SimStatusEnvelopeOut,
 )
+from emulator.api.sakura_status import MonitorOut
 from emulator.errors import BadRequest
 
 API = "/cloud/zone/{zone}/api/cloud/1.1"

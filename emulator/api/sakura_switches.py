@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from emulator.api import sakura_views as views
 from emulator.api.common import BackendDep, Zone, find_conditions, paginate, require_auth
 from emulator.api.sakura_schemas import (
-    ServersOut,
     SwitchEnvelopeIn,
     SwitchEnvelopeOut,
     SwitchIn,
     SwitchListOut,
 )
 from emulator.api.sakura_sims import API, ERRORS
+from emulator.api.sakura_status import ServersOut
 from emulator.errors import BadRequest
 
 router = APIRouter(
