@@ -93,7 +93,7 @@ def run(n: int, clients: int) -> dict[str, float]:
             transport = httpx.HTTPTransport(
                 socket_options=nodelay, limits=httpx.Limits(max_connections=clients + 2)
             )
-            with httpx.Client(timeout=30, transport=transport) as http:
+            with httpx.Client(timeout=30, transport=transport, auth=(TOKEN, SECRET)) as http:
                 progress(f"manufacturing {n} cards")
                 cards = [
                     http.post(info["http"] + "/_emulator/sims", json={}).json() for _ in range(n)

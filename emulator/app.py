@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +25,8 @@ from emulator.api import (
     sms,
 )
 from emulator.api.common import error_response, install_error_handlers
+from emulator.api.guard import DEFAULT_MAX_BODY, Guard, GuardSettings, SakuraCompat
+from emulator.api.openapi_links import add_links
 from emulator.backend import Backend
 from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
@@ -74,12 +77,16 @@ def create_app(
     credentials: ApiCredentials | None = None,
     backend: Backend | None = None,
     dispatch: bool = True,
+    auth_required: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
     """The emulator app over the SQLite database at `db_path` (created if missing).
 
     `credentials` default to the pair stored in the database (made on first use); the
-    CLI passes the environment's pair. A given `backend` is used (and not closed). With
-    `dispatch`, the platform's outbox is drained while the app runs (its lifespan).
+    CLI passes the environment's pair. Every route but `/openapi.json` needs them
+    (`emulator.api.guard`) unless `auth_required` is False; a body over `max_body_bytes`
+    gets 413 unread. A given `backend` is used (and not closed). With `dispatch`, the
+    platform's outbox is drained while the app runs (its lifespan).
     """
     owned = backend is None
     backend = backend or Backend(db_path)
@@ -104,9 +111,12 @@ def create_app(
         summary="Sakura Cloud API 1.1 subset (Secure Mobile Connect), Mono Platform, SMS, "
         "radio network, steering",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc would load their assets from a CDN
+        redoc_url=None,
     )
     app.state.backend = backend
     app.state.credentials = creds
+    app.state.guard = GuardSettings(auth_required, max_body_bytes)
     app.state.tariff_path = tariff_path
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
@@ -124,5 +134,15 @@ def create_app(
         sms,
     ):
         app.include_router(module.router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(FaultMiddleware, faults=backend.faults)
+    app.add_middleware(SakuraCompat)
+    app.add_middleware(Guard, credentials=creds, settings=app.state.guard)  # outermost
     return app

@@ -23,6 +23,7 @@ from emulator.errors import EmulatorError
 from simgate_common.exit_codes import ExitCode
 
 DEFAULT_HTTP = "127.0.0.1:8080"
+NO_AUTH_ENV = "SIMGATE_EMULATOR_NO_AUTH"
 
 
 def _default_db() -> Path:
@@ -97,6 +98,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="send SIGHUP to the pid in FILE after rewriting the files (mosquitto reloads)",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help=f"throwaway runs only: no credentials needed on any route (also {NO_AUTH_ENV}=1)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse request bodies over N bytes with 413 (default 16 MiB)",
+    )
+    serve.add_argument("--tls-cert", type=Path, default=None, metavar="FILE", help="serve HTTPS")
+    serve.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="its key")
+    serve.add_argument(
+        "--allow-insecure-bind",
+        action="store_true",
+        help="serve on a non-loopback address without TLS or without credentials (warned)",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     config = sub.add_parser(
@@ -200,6 +220,7 @@ def mosquitto_config(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Open the database, bind the sockets, start the broker, serve until stopped."""
+    from emulator.api.guard import DEFAULT_MAX_BODY
     from emulator.app import create_app
     from emulator.backend import Backend
     from emulator.models.credentials import api_credentials
@@ -211,9 +232,17 @@ def serve(args: argparse.Namespace) -> int:
             args.mqtt, http.host if http.host not in ("0.0.0.0", "::") else "127.0.0.1"
         )
         _check_tariff(args.tariff)
+        auth_required = not (args.no_auth or _env_flag(NO_AUTH_ENV))
+        max_body = DEFAULT_MAX_BODY if args.max_body_bytes is None else args.max_body_bytes
+        if not 1 <= max_body <= 1 << 40:
+            raise EmulatorError(f"--max-body-bytes must be 1 to {1 << 40}, not {max_body}")
+        tls = _tls(args)
+        warning = check_bind(http.host, auth_required, tls is not None, args.allow_insecure_bind)
     except (EmulatorError, ValueError) as exc:
         print(f"simgate emulator: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    if warning:
+        print(f"simgate emulator: WARNING: {warning}", file=sys.stderr)
     db_path: Path | str = args.db or _default_db()
     try:
         if isinstance(db_path, Path):
@@ -225,6 +254,8 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.BAD_INPUT
+    if backend.clock.problem:
+        print(f"simgate emulator: WARNING: {backend.clock.problem}", file=sys.stderr)
     try:
         creds = api_credentials(
             backend.store,
@@ -242,7 +273,14 @@ def serve(args: argparse.Namespace) -> int:
         print(f"simgate emulator: cannot listen on {http.host}:{http.port}: {exc}", file=sys.stderr)
         return ExitCode.UNREACHABLE
     port = sock.getsockname()[1]
-    app = create_app(db_path, args.tariff, credentials=creds, backend=backend)
+    app = create_app(
+        db_path,
+        args.tariff,
+        credentials=creds,
+        backend=backend,
+        auth_required=auth_required,
+        max_body_bytes=max_body,
+    )
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     broker = EmbeddedBroker(mqtt.host, mqtt.port, backend) if mqtt.embedded else None
@@ -268,7 +306,7 @@ def serve(args: argparse.Namespace) -> int:
         if external is not None:
             external.start()
         host = http.host if ":" not in http.host else f"[{http.host}]"
-        base = f"http://{host}:{port}"
+        base = f"{'https' if tls else 'http'}://{host}:{port}"
         info = {
             "http": base,
             "api_root": f"{base}/cloud/zone",
@@ -280,9 +318,13 @@ def serve(args: argparse.Namespace) -> int:
             "access_token": creds.token,
             "access_token_secret": creds.secret,
             "credentials_source": creds.source,
+            "auth": auth_required,
+            "max_body_bytes": max_body,
         }
         config = uvicorn.Config(
             app,
+            ssl_certfile=None if tls is None else str(tls[0]),
+            ssl_keyfile=None if tls is None else str(tls[1]),
             log_level="info" if args.verbose else "warning",
             access_log=args.verbose,
             lifespan="on",
@@ -362,6 +404,66 @@ def _listen(http: HttpAddress) -> socket.socket:
     return sock
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _tls(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """`--tls-cert` and `--tls-key`: both or neither, readable."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise EmulatorError("give both --tls-cert and --tls-key, or neither")
+    if args.tls_cert is None:
+        return None
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            args.tls_cert, args.tls_key
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise EmulatorError(f"cannot use --tls-cert/--tls-key: {exc}") from None
+    return args.tls_cert, args.tls_key
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` names is a loopback address."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos
+    )
+
+
+def check_bind(host: str, auth_required: bool, tls: bool, allow_insecure: bool) -> str | None:
+    """The bind rule: off loopback, credentials and TLS, or an explicit override. Raises
+    EmulatorError for a refusal; returns the warning to print for an override."""
+    if is_loopback(host):
+        return None
+    missing = [what for what, ok in (("credentials", auth_required), ("TLS", tls)) if not ok]
+    if not missing:
+        return None
+    what = " and ".join(missing)
+    if not allow_insecure:
+        raise EmulatorError(
+            f"refusing to serve on {host}, which is not a loopback address, without {what} "
+            "(give --tls-cert/--tls-key and leave auth on, or --allow-insecure-bind)"
+        )
+    return (
+        f"serving on {host} without {what} (--allow-insecure-bind): anyone on the network "
+        "may read or change this emulator"
+    )
+
+
 def _check_tariff(path: Path | None) -> None:
     if path is None:
         return
@@ -389,6 +491,13 @@ def _announce(info: dict[str, Any], *, as_json: bool) -> None:
         f"  database:         {info['db']}",
         f"  access token:     {info['access_token']}",
         f"  access secret:    {info['access_token_secret']}   ({info['credentials_source']})",
+        "  auth:             "
+        + (
+            "required on every route but /openapi.json"
+            if info["auth"]
+            else f"OFF (--no-auth or {NO_AUTH_ENV}): anyone may call any route"
+        ),
+        f"  body limit:       {info['max_body_bytes']} bytes",
         "  e.g. SAKURACLOUD_ACCESS_TOKEN=<token> SAKURACLOUD_ACCESS_TOKEN_SECRET=<secret> "
         f"SAKURACLOUD_API_ROOT_URL={info['api_root']}",
         "Stop with Ctrl-C.",

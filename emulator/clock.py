@@ -12,14 +12,38 @@ one transaction, so two workers advancing at once add up and all agree on the ti
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from emulator.errors import BadRequest
 from emulator.store import Store
 
 JST = ZoneInfo("Asia/Tokyo")
+FIRST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LAST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+"""The clock's supported range, [FIRST, LAST): every month the rules compute from an
+instant in it (the next month's due date, late interest, terminations) stays far from
+datetime's year 9999, and the billing engine takes the same years (1970 to 8999)."""
+REPAIR = (
+    'repair it with PUT /_emulator/clock {"now": ...} or POST /_emulator/reset '
+    "(which keeps everything else stored)"
+)
+
+log = logging.getLogger(__name__)
+
+
+def check_range(moment: datetime) -> datetime:
+    """`moment` if the clock supports it; BadRequest (before anything is stored) if not."""
+    if not FIRST <= moment < LAST:
+        raise BadRequest(
+            f"now: {moment.isoformat()} is outside the clock's supported range "
+            f"{FIRST.isoformat()} to {LAST.isoformat()} (exclusive)",
+            code="invalid_time",
+        )
+    return moment
 
 
 def iso_utc(moment: datetime) -> str:
@@ -40,7 +64,10 @@ def parse_time(text: str) -> datetime:
         raise BadRequest(f"not an RFC 3339 timestamp: {text!r}", code="invalid_time") from None
     if moment.tzinfo is None:
         raise BadRequest(f"timestamp has no UTC offset: {text!r}", code="invalid_time")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"timestamp out of range: {text!r}", code="invalid_time") from None
 
 
 def jst_month(moment: datetime) -> str:
@@ -57,9 +84,34 @@ class VirtualClock:
             base = db.meta_get("clock_virtual")
             wall = db.meta_get("clock_wall")
             frozen = db.meta_get("clock_frozen")
-        self._virtual = None if base is None else datetime.fromisoformat(base)
-        self._wall = 0.0 if wall is None else float(wall)
-        self._frozen = frozen == "1"
+        self.problem: str | None = None
+        """Why the stored clock could not be used (None: it could); see `_load`."""
+        self._virtual, self._wall, self._frozen = self._load(base, wall, frozen)
+
+    def _load(
+        self, base: str | None, wall: str | None, frozen: str | None
+    ) -> tuple[datetime | None, float, bool]:
+        """The stored setting. One that cannot be read or lies outside the supported
+        range (stored by an older emulator) is left as it is in the store, but the clock
+        follows the wall clock until it is set again, and `problem` says how to repair."""
+        if base is None:
+            return None, 0.0, False
+        try:
+            moment = datetime.fromisoformat(base)
+            since = 0.0 if wall is None else float(wall)
+            if moment.tzinfo is None:
+                raise ValueError("no UTC offset")
+            check_range(moment)
+            check_range(moment + timedelta(seconds=max(time.time() - since, 0.0)))
+        except (ValueError, OverflowError, BadRequest) as exc:
+            why = exc.message if isinstance(exc, BadRequest) else str(exc)
+            self.problem = (
+                f"the stored virtual clock ({base[:40]!r}) cannot be used ({why}); it follows "
+                f"the wall clock until set: {REPAIR}"
+            )
+            log.warning("%s", self.problem)
+            return None, 0.0, False
+        return moment, since, frozen == "1"
 
     @property
     def frozen(self) -> bool:
@@ -96,7 +148,7 @@ class VirtualClock:
         """Jump to `moment` (aware); the clock then runs on unless `frozen`."""
         if moment.tzinfo is None:
             raise BadRequest("the clock needs a time with a UTC offset", code="invalid_time")
-        self._save(moment.astimezone(UTC), frozen)
+        self._save(check_range(moment.astimezone(UTC)), frozen)
         return self.now()
 
     def advance(self, seconds: float) -> datetime:
@@ -107,8 +159,8 @@ class VirtualClock:
             try:
                 target = self.now() + timedelta(seconds=seconds)
             except OverflowError:
-                raise BadRequest("that would move the clock past year 9999") from None
-            self._save(target, self._frozen)
+                target = LAST
+            self._save(check_range(target), self._frozen)
         return self.now()
 
     def follow_wall_clock(self) -> None:
@@ -118,8 +170,10 @@ class VirtualClock:
                 "DELETE FROM meta WHERE key IN ('clock_virtual', 'clock_wall', 'clock_frozen')"
             )
         self._virtual, self._wall, self._frozen = None, 0.0, False
+        self.problem = None
 
     def _save(self, moment: datetime, frozen: bool) -> None:
+        self.problem = None
         with self._store.transaction() as db:
             wall = db.epoch() if self._store.shared else time.time()
             db.meta_set("clock_virtual", moment.isoformat())

@@ -3,7 +3,10 @@
 - `DeviceAuthPlugin`: a device logs in as its ICCID with its device token, with its ICCID
   as client id and a will (if any) in its own root; the emulator's own login
   (`simgate-emulator`) is accepted too; anything else, anonymous included, is refused at
-  CONNECT. `amqtt_broker.GuardedBroker` asks it before any stored session is touched.
+  CONNECT. `amqtt_broker.GuardedBroker` asks it before any stored session is touched. A
+  token is good while its registration lasts and the SIM is not deactivated: when a SIM
+  is deleted or deactivated, `IngestGate.end_revoked` closes the device's connection and
+  forgets its stored session at once (its queued commands die with it).
 - `DeviceTopicPlugin`: a device may publish, subscribe and receive only under its own root
   `simgate/v1/devices/{iccid}/` (like mosquitto's `pattern readwrite
   simgate/v1/devices/%u/#`); the emulator's login may use every device topic.
@@ -50,9 +53,24 @@ class IngestGate:
         self.backend = backend
         self.writer = writer
         self.login = login
-        self.broker: Any = None
-        """The amqtt `Broker` (set once it exists): used to publish `errors` messages."""
-        self._background: set[asyncio.Task[None]] = set()
+        self._broker: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        backend.sims.on_change(self._sims_changed)
+
+    @property
+    def broker(self) -> Any:
+        """The amqtt `Broker` (set once it exists, from its event loop): used to publish
+        `errors` messages and to end revoked sessions."""
+        return self._broker
+
+    @broker.setter
+    def broker(self, value: Any) -> None:
+        self._broker = value
+        try:
+            self._loop = asyncio.get_running_loop() if value is not None else None
+        except RuntimeError:
+            self._loop = None
 
     # --- who and where ------------------------------------------------------------------
 
@@ -66,7 +84,51 @@ class IngestGate:
             return False
         with self.backend.store.transaction() as db:
             sim = find_by_iccid(db, iccid)
-        return sim is not None and self.backend.device_tokens.verify(sim, password or "")
+        if sim is None or (not sim.activated and sim.deactivated_at is not None):
+            return False  # deleted, or deactivated: its token is revoked
+        return self.backend.device_tokens.verify(sim, password or "")
+
+    # --- revocation ---------------------------------------------------------------------
+
+    def _sims_changed(self) -> None:
+        """A SIM was registered, deleted or (de)activated: end what is no longer allowed,
+        on the broker's loop (the change may come from another thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task = loop.create_task(self.end_revoked())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        else:
+            asyncio.run_coroutine_threadsafe(self.end_revoked(), loop)
+
+    async def end_revoked(self) -> int:
+        """Close the connection and delete the stored session of every device whose login
+        no longer holds (SIM deleted or deactivated, or registered anew with a new
+        token); returns how many. Its will, if any, is published as for any lost link."""
+        broker = self._broker
+        if broker is None:
+            return 0
+        ended = 0
+        for client_id, (session, handler) in list(broker._sessions.items()):
+            if session.username == self.login.username:
+                continue
+            if self.authenticate(session.username, session.password):
+                continue
+            log.info("MQTT: ended the session of %s: its SIM is deleted or deactivated",
+                     _who(session))  # fmt: skip
+            writer = getattr(getattr(handler, "writer", None), "_writer", None)
+            transport = getattr(writer, "transport", None)
+            if transport is not None:
+                transport.abort()
+            await broker._delete_session(client_id)
+            ended += 1
+        return ended
 
     def refusal(
         self, client_id: str | None, username: str | None, password: str | None, will: str | None

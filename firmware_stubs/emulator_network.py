@@ -8,15 +8,18 @@ ends, `session` up/down with the first/last PDP context, `traffic` from the tick
 Failures are classified for the traffic books (see `firmware_stubs.traffic`): no
 connection or a 4xx/5xx answer (the emulator changes nothing then) is *not delivered*;
 a request sent whose answer never came is *unanswered* (it may have been counted). An
-unreachable emulator is no coverage, never a crash. The `/_emulator/` API needs no
-credentials, so none are taken (a URL with user info is refused, so none is logged).
+unreachable emulator is no coverage, never a crash. The emulator wants its credentials
+(HTTP Basic, contracts §1): given, else the URL's user info, else `SIMGATE_ACCESS_TOKEN`
+and `SIMGATE_ACCESS_TOKEN_SECRET`; they are stripped from the URL that is kept and logged.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
+import os
 import socket
 import threading
 import urllib.parse
@@ -45,17 +48,32 @@ class EmulatorNetwork:
         traffic: TrafficProfile | None = None,
         timeout: float = 2.0,
         connect_timeout: float = 1.0,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        shown = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"the emulator URL must be http://HOST[:PORT]: {url!r}")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("the emulator URL must not carry credentials")
+            raise ValueError(f"the emulator URL must be http://HOST[:PORT]: {shown!r}")
         try:
             port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"bad port in the emulator URL: {url!r}") from exc
-        self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        except ValueError:
+            raise ValueError(f"bad port in the emulator URL: {shown!r}") from None
+        if credentials is None and parts.username is not None:
+            credentials = (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+        if credentials is None:
+            token = os.environ.get("SIMGATE_ACCESS_TOKEN")
+            secret = os.environ.get("SIMGATE_ACCESS_TOKEN_SECRET")
+            credentials = (token, secret) if token and secret else None
+        self._auth = (
+            None
+            if credentials is None
+            else "Basic " + base64.b64encode(":".join(credentials).encode()).decode("ascii")
+        )
+        self.url = shown
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = port
@@ -129,6 +147,8 @@ class EmulatorNetwork:
         when there is no usable answer)."""
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._auth is not None:
+            headers["Authorization"] = self._auth
         with self._lock:
             conn: http.client.HTTPConnection
             if self._https:

@@ -257,7 +257,9 @@ def _with_emulator(
 
     step("starting a stub modem with that card (PIN lock on); the emulator is its network")
     traffic = TrafficProfile(rate_up=options.rate_up, rate_down=options.rate_down, interval=0.5)
-    carrier = EmulatorNetwork(str(emulator.info["http"]), traffic=traffic)
+    carrier = EmulatorNetwork(
+        str(emulator.info["http"]), traffic=traffic, credentials=cloud.credentials
+    )
     token = str(cloud.steer("GET", f"/_emulator/sims/{iccid}/token")["token"])
     with StubModem(
         card_path=card_path, carrier=carrier, network=NetworkProfile(register_delay=0.0)

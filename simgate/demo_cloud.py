@@ -120,14 +120,15 @@ def _first_line(proc: subprocess.Popen[bytes]) -> str:
 
 class Cloud:
     """JSON over HTTP to one emulator: `api()` (Sakura API, zone is1a, Basic auth) and
-    `steer()` (`/_emulator/`, no auth)."""
+    `steer()` (`/_emulator/`); both with the emulator's credentials (HTTP Basic)."""
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.base = str(info["http"])
         if not self.base.startswith("http://"):
             raise CloudError(f"the emulator announced an unexpected URL: {self.base!r}")
         self.api_base = f"{info['api_root']}/{ZONE}/api/cloud/1.1"
-        pair = f"{info['access_token']}:{info['access_token_secret']}".encode()
+        self.credentials = (str(info["access_token"]), str(info["access_token_secret"]))
+        pair = ":".join(self.credentials).encode()
         self._auth = "Basic " + base64.b64encode(pair).decode("ascii")
 
     def api(self, method: str, path: str, body: object = None) -> Any:
@@ -136,7 +137,7 @@ class Cloud:
 
     def steer(self, method: str, path: str, body: object = None) -> Any:
         """A steering API call (`/_emulator/...`); its JSON answer."""
-        return self._call(method, self.base + path, body, path, {})
+        return self._call(method, self.base + path, body, path, {"Authorization": self._auth})
 
     def _call(self, method: str, url: str, body: object, path: str, headers: dict[str, str]) -> Any:
         data = None if body is None else json.dumps(body).encode("utf-8")

@@ -37,7 +37,11 @@ _basic = HTTPBasic(auto_error=False, realm="simgate", description="the access to
 def require_auth(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 ) -> None:
-    """HTTP Basic with the emulator's access token (user) and secret (password)."""
+    """HTTP Basic with the emulator's access token (user) and secret (password); the
+    guard (`emulator.api.guard`) checks every route already, this documents it."""
+    guard = getattr(request.app.state, "guard", None)
+    if guard is not None and not guard.auth_required:
+        return
     expected: ApiCredentials = request.app.state.credentials
     if credentials is None or not expected.matches(credentials.username, credentials.password):
         raise Unauthorized("authentication failed: wrong or missing access token and secret")
@@ -99,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "error"
+        )
         error = EmulatorError(str(exc.detail), code=code, status=exc.status_code)
         return error_response(error)
 
@@ -126,7 +132,22 @@ def find_conditions(request: Request) -> dict[str, Any]:
     return dict(parse_qsl(raw))
 
 
+def _tags_match(tags: Any, wanted: Any) -> bool:
+    """`Tags.Name`: a tag, a list of alternatives, and a list inside that list is a set
+    of tags the item must all carry (saklient's `with_tags`, iaas-api-go's
+    `TagsAndEqual`: `[["t1", "t2"]]`), so `[["a", "b"], ["c"]]` is (a and b) or c."""
+    have = {str(t) for t in tags} if isinstance(tags, list) else set()
+    groups = wanted if isinstance(wanted, list) else [wanted]
+    for group in groups:
+        needed = group if isinstance(group, list) else [group]
+        if all(str(tag) in have for tag in needed):
+            return True
+    return False
+
+
 def _matches(item: dict[str, Any], key: str, wanted: Any) -> bool:
+    if key == "Tags.Name":
+        return _tags_match(item.get("Tags"), wanted)
     value: Any = item
     for part in key.split("."):
         if isinstance(value, list):
@@ -144,6 +165,20 @@ def _matches(item: dict[str, Any], key: str, wanted: Any) -> bool:
     return any(str(value) == str(w) for w in wanted_list)
 
 
+def _page_number(conditions: dict[str, Any], key: str) -> int:
+    """`From` or `Count`: a whole number from 0 (a JSON number, or digits in a plain query)."""
+    value = conditions.get(key)
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    raise BadRequest(
+        f"{key} must be a whole number from 0, not {str(value)[:40]!r}", code="invalid_parameter"
+    )
+
+
 def paginate(
     items: Sequence[dict[str, Any]], conditions: dict[str, Any]
 ) -> tuple[int, int, list[Any]]:
@@ -153,10 +188,7 @@ def paginate(
     if not isinstance(filters, dict):
         raise BadRequest("Filter must be a JSON object")
     selected = [i for i in items if all(_matches(i, str(k), v) for k, v in filters.items())]
-    try:
-        start = max(int(conditions.get("From") or 0), 0)
-        count = max(int(conditions.get("Count") or 0), 0)
-    except (TypeError, ValueError):
-        raise BadRequest("From and Count must be integers") from None
+    start = _page_number(conditions, "From")
+    count = _page_number(conditions, "Count")
     page = selected[start : start + count] if count else selected[start:]
     return len(selected), start, page

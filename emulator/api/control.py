@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,9 +29,9 @@ router = APIRouter(
 
 
 class Strict(BaseModel):
-    """Refuses unknown fields."""
+    """Refuses unknown fields and coerces no type (`{"seconds": "10"}` is a 400)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ClockOut(BaseModel):
@@ -41,6 +41,7 @@ class ClockOut(BaseModel):
     now_jst: str
     month: str
     frozen: bool
+    problem: str | None = None
 
 
 class ClockSet(Strict):
@@ -60,7 +61,11 @@ def _clock(request: Request) -> ClockOut:
     backend = request.app.state.backend
     now = backend.clock.now()
     return ClockOut(
-        now=iso_utc(now), now_jst=iso_jst(now), month=jst_month(now), frozen=backend.clock.frozen
+        now=iso_utc(now),
+        now_jst=iso_jst(now),
+        month=jst_month(now),
+        frozen=backend.clock.frozen,
+        problem=backend.clock.problem,
     )
 
 
@@ -239,10 +244,14 @@ async def device_token(iccid: Iccid, backend: BackendDep) -> TokenOut:
         }
     },
 )
-async def get_events(request: Request, backend: BackendDep, after: int = 0) -> Response:
+async def get_events(
+    request: Request,
+    backend: BackendDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="skip the first N lines")] = 0,
+) -> Response:
     """The account's billing event log (contracts §2) as JSON Lines; `Accept: text/plain`
     gives the same lines as text. `after` skips the first N lines."""
-    lines = backend.events.lines(after=max(after, 0))
+    lines = backend.events.lines(after=after)
     body = "".join(line + "\n" for line in lines)
     media = (
         "text/plain"

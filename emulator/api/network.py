@@ -22,7 +22,7 @@ router = APIRouter(
 class AttachIn(BaseModel):
     """A device attaches: its card's ICCID and IMSI and its IMEI."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     iccid: str = Field(min_length=1, max_length=32)
     imsi: str | None = Field(default=None, max_length=32)
     imei: str | None = Field(default=None, max_length=32)
@@ -31,7 +31,7 @@ class AttachIn(BaseModel):
 class SessionIn(BaseModel):
     """A data session goes up or down."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     iccid: str = Field(min_length=1, max_length=32)
     state: Literal["up", "down"]
 
@@ -39,7 +39,7 @@ class SessionIn(BaseModel):
 class TrafficIn(BaseModel):
     """Bytes the network measured in the SIM's session since the last report."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     iccid: str = Field(min_length=1, max_length=32)
     up: int = Field(ge=0, le=10**15)
     down: int = Field(ge=0, le=10**15)

@@ -188,6 +188,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 def _ws_authorised(websocket: WebSocket) -> bool:
+    guard = getattr(websocket.app.state, "guard", None)
+    if guard is not None and not guard.auth_required:
+        return True
     credentials: ApiCredentials = websocket.app.state.credentials
     header = websocket.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")

@@ -24,11 +24,11 @@ from emulator.api.sakura_schemas import (
     SimRoutesOut,
     TrafficMonitoringEnvelopeIn,
     TrafficMonitoringOut,
-    TrafficStatusOut,
     flag,
 )
 from emulator.api.sakura_sims import API, ERRORS
-from emulator.errors import BadRequest
+from emulator.api.sakura_status import MonitorOut, TrafficStatusOut
+from emulator.errors import BadRequest, Conflict, NotFound
 from emulator.models.traffic import TrafficConfig
 
 router = APIRouter(
@@ -102,8 +102,17 @@ async def read_gateway(zone: Zone, gateway_id: str, backend: BackendDep) -> dict
 async def update_gateway(
     zone: Zone, gateway_id: str, body: ApplianceEnvelopeIn, backend: BackendDep
 ) -> dict[str, Any]:
-    """Update fields and settings (`Settings.MobileGateway.InternetConnection.Enabled`...)."""
+    """Update fields and settings (`Settings.MobileGateway.InternetConnection.Enabled`...);
+    with `OriginalSettingsHash` (saklient), only if the settings are still those it read."""
     item = body.Appliance
+    if body.OriginalSettingsHash:
+        current = views.gateway(backend.gateways.get(zone, gateway_id))["SettingsHash"]
+        if body.OriginalSettingsHash != current:
+            raise Conflict(
+                "OriginalSettingsHash: the settings changed since they were read "
+                f"(now {current}); read the gateway again",
+                code="settings_hash_mismatch",
+            )
     gw = backend.gateways.update(
         zone,
         gateway_id,
@@ -146,6 +155,27 @@ async def shutdown(
     """Power off (`{"Force": true}` accepted); the SIMs' sessions end."""
     backend.gateways.set_power(zone, gateway_id, False)
     return views.ACCEPTED
+
+
+@router.put(GW + "/reset", response_model=Ok)
+async def reset_gateway(zone: Zone, gateway_id: str, backend: BackendDep) -> dict[str, Any]:
+    """Reset a running gateway (a forced reboot): its SIMs' sessions end, it comes back up."""
+    if not backend.gateways.get(zone, gateway_id).powered_on:
+        raise Conflict(f"Appliance [ID:{gateway_id}] is not running", code="not_running")
+    backend.gateways.set_power(zone, gateway_id, False)
+    backend.gateways.set_power(zone, gateway_id, True)
+    return views.OK
+
+
+@router.get(GW + "/interface/{index}/monitor", response_model=MonitorOut)
+async def interface_monitor(
+    zone: Zone, gateway_id: str, index: int, backend: BackendDep
+) -> dict[str, Any]:
+    """Interface activity (`Receive`/`Send` samples); none are kept here."""
+    gw = backend.gateways.get(zone, gateway_id)
+    if index not in ((0, 1) if gw.switch_id is not None else (0,)):
+        raise NotFound(f"Appliance [ID:{gateway_id}] has no interface {index}")
+    return {"Data": {}, "is_ok": True}
 
 
 @router.put(GW + "/interface/1/to/switch/{switch_id}", response_model=Ok)

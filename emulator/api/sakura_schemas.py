@@ -7,29 +7,33 @@ Facts taken from sacloud/iaas-api-go (`naked/sim.go`, `naked/mobile_gateway.go`,
 
 Request models accept every field the Go client's naked structs may send (it sends zero
 values such as `"CreatedAt": "0001-01-01T00:00:00Z"`) and refuse any other top-level
-field; nested objects the emulator does not interpret are ignored.
+field; nested objects the emulator does not interpret are ignored. Types are strict, as
+the real API's are: `"Tags": [1]`, `"Plan": {"ID": "two"}` or `"Enabled": 1` are 400s
+naming the field, never coerced.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
-    """A request object that refuses unknown fields."""
+    """A request object that refuses unknown fields and coerces no type."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Loose(BaseModel):
-    """A nested request object whose other fields are ignored."""
+    """A nested request object whose other fields are ignored (types still strict)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 Id = str | int | None
+NumericId = int | Annotated[str, Field(pattern=r"^[0-9]{1,19}$")]
+"""Sakura's `types.ID`: a number, or its decimal digits as a string."""
 Flag = bool | str | None  # Sakura's StringFlag: "True"/"False" (also true, on, 1)
 
 
@@ -159,6 +163,12 @@ class SettingsIn(Loose):
     MobileGateway: MobileGatewaySettingIn | None = None
 
 
+class PlanIn(Loose):
+    """`Plan: {"ID": 1}` of an appliance."""
+
+    ID: NumericId | None = None
+
+
 class ApplianceIn(Strict):
     """The naked MobileGateway of create and update requests."""
 
@@ -167,7 +177,7 @@ class ApplianceIn(Strict):
     Name: str | None = None
     Tags: list[str] | None = None
     Description: str | None = None
-    Plan: dict[str, Any] | None = None
+    Plan: PlanIn | None = None
     Settings: SettingsIn | None = None
     SettingsHash: str | None = None
     Remark: dict[str, Any] | None = None
@@ -181,9 +191,11 @@ class ApplianceIn(Strict):
 
 
 class ApplianceEnvelopeIn(Strict):
-    """`{"Appliance": {...}}`."""
+    """`{"Appliance": {...}}`; saklient's `save()` adds `OriginalSettingsHash` (the
+    `SettingsHash` it last read: an update is refused 409 when the settings changed since)."""
 
     Appliance: ApplianceIn
+    OriginalSettingsHash: str | None = None
 
 
 class ShutdownIn(Strict):
@@ -233,11 +245,15 @@ class SimRoutesEnvelopeIn(Strict):
 class EmailConfig(BaseModel):
     """`email_config`."""
 
+    model_config = ConfigDict(strict=True)
+
     enabled: bool = False
 
 
 class SlackConfig(BaseModel):
     """`slack_config`."""
+
+    model_config = ConfigDict(strict=True)
 
     enabled: bool = False
     slack_url: str | None = None
@@ -245,6 +261,8 @@ class SlackConfig(BaseModel):
 
 class TrafficMonitoringConfig(BaseModel):
     """`traffic_monitoring_config` (request and response)."""
+
+    model_config = ConfigDict(strict=True)
 
     traffic_quota_in_mb: int = Field(ge=1, le=10**9)
     bandwidth_limit_in_kbps: int = Field(ge=0, le=10**9)
@@ -344,6 +362,7 @@ class SimInfo(BaseModel):
     deactivated_date: str | None = None
     traffic_bytes_of_current_month: TrafficBytes
     connected_imei: str | None = None
+    simgroup_id: str | None = None
 
 
 class SimStatusOut(BaseModel):
@@ -560,19 +579,4 @@ class TrafficMonitoringOut(BaseModel):
     """`mobilegateway/traffic_monitoring` (null config when unset)."""
 
     traffic_monitoring_config: TrafficMonitoringConfig | None
-    is_ok: bool
-
-
-class TrafficStatus(BaseModel):
-    """`traffic_status`."""
-
-    uplink_bytes: str
-    downlink_bytes: str
-    traffic_shaping: bool
-
-
-class TrafficStatusOut(BaseModel):
-    """`mobilegateway/traffic_status`."""
-
-    traffic_status: TrafficStatus
     is_ok: bool

@@ -20,6 +20,7 @@ from emulator.api.sakura_schemas import (
     SimLogsOut,
     SimStatusEnvelopeOut,
 )
+from emulator.api.sakura_status import MonitorOut
 from emulator.errors import BadRequest
 
 API = "/cloud/zone/{zone}/api/cloud/1.1"
@@ -154,6 +155,13 @@ async def sim_status(zone: Zone, sim_id: str, backend: BackendDep) -> dict[str, 
     """The SIM's state and its traffic this month (JST)."""
     status = backend.sims.status(sim_id)
     return {"sim": views.sim_info(status.sim, status.traffic), "is_ok": True}
+
+
+@router.get("/commonserviceitem/{sim_id}/sim/metrics/monitor", response_model=MonitorOut)
+async def sim_monitor(zone: Zone, sim_id: str, backend: BackendDep) -> dict[str, Any]:
+    """Traffic samples (`UplinkBps`/`DownlinkBps`); none are kept (see `sim/status`)."""
+    backend.sims.get(sim_id)
+    return {"Data": {}, "is_ok": True}
 
 
 @router.get("/commonserviceitem/{sim_id}/sim/sessionlog", response_model=SimLogsOut)

@@ -8,8 +8,14 @@ from fastapi import APIRouter, Depends, Request
 
 from emulator.api import sakura_views as views
 from emulator.api.common import BackendDep, Zone, find_conditions, paginate, require_auth
-from emulator.api.sakura_schemas import SwitchEnvelopeIn, SwitchEnvelopeOut, SwitchIn, SwitchListOut
+from emulator.api.sakura_schemas import (
+    SwitchEnvelopeIn,
+    SwitchEnvelopeOut,
+    SwitchIn,
+    SwitchListOut,
+)
 from emulator.api.sakura_sims import API, ERRORS
+from emulator.api.sakura_status import ServersOut
 from emulator.errors import BadRequest
 
 router = APIRouter(
@@ -68,3 +74,10 @@ async def update_switch(
 async def delete_switch(zone: Zone, switch_id: str, backend: BackendDep) -> dict[str, Any]:
     """Delete a switch no gateway is connected to."""
     return {"Switch": views.switch(backend.switches.delete(zone, switch_id)), **views.OK}
+
+
+@router.get("/switch/{switch_id}/server", response_model=ServersOut)
+async def switch_servers(zone: Zone, switch_id: str, backend: BackendDep) -> dict[str, Any]:
+    """The servers connected to the switch: the emulator has no servers."""
+    backend.switches.get(zone, switch_id)
+    return {"Total": 0, "From": 0, "Count": 0, "Servers": [], "is_ok": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
 from emulator.clock import iso_jst
@@ -43,6 +44,7 @@ def sim_info(sim: Sim, month_traffic: Counter | None = None) -> dict[str, Any]:
             "downlink_bytes": str(counter.down),
         },
         "connected_imei": sim.connected_imei,
+        "simgroup_id": sim.gateway_id,  # the gateway it is on (Terraform's mobile_gateway_id)
     }
 
 
@@ -116,7 +118,12 @@ def gateway(gw: Gateway) -> dict[str, Any]:
             "ID": f"{int(gw.id) + 1:012d}"[-12:],
             "MACAddress": _mac(gw.id, 0),
             "IPAddress": gw.global_address,
-            "Switch": {"ID": "100000000000", "Scope": "shared", "Name": "shared"},
+            "Switch": {
+                "ID": "100000000000",
+                "Scope": "shared",
+                "Name": "shared",
+                "Subnet": _shared_subnet(gw.global_address),
+            },
             "Index": 0,
         }
     ]
@@ -164,6 +171,19 @@ def gateway(gw: Gateway) -> dict[str, Any]:
         "Settings": {"MobileGateway": setting},
         "SettingsHash": settings_hash,
         "Switch": None,
+    }
+
+
+def _shared_subnet(address: str) -> dict[str, Any]:
+    """The shared segment's subnet around the gateway's global address (a /28, as
+    Sakura's shared segments are), read by Terraform as `public_netmask`."""
+    network = ipaddress.IPv4Network(f"{address}/28", strict=False)
+    hosts = [str(h) for h in network.hosts() if str(h) != address]
+    return {
+        "NetworkAddress": str(network.network_address),
+        "NetworkMaskLen": network.prefixlen,
+        "DefaultRoute": hosts[0],
+        "Internet": {"BandWidthMbps": 100},
     }
 
 

@@ -9,13 +9,14 @@ validator, which names the line and the field.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from emulator.billing.errors import EventLogError
-from emulator.billing.months import parse_month
+from emulator.billing.months import FIRST_YEAR, LAST_YEAR, parse_month
 
 
 class Event(NamedTuple):
@@ -35,6 +36,14 @@ _RFC3339 = re.compile(
 )
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
+MAX_BYTES = 10**15
+"""The most bytes one `traffic` line may count: what the network endpoint takes per report."""
+MAX_COUNT = 2**63 - 1
+"""Any other count (device-reported bytes, messages, seq): a SQLite integer, as stored."""
+MAX_AMOUNT = 10**12
+"""The largest payment (yen), as `PUT /_emulator/invoices/{month}/payment` takes it."""
+MAX_HOURS = 24 * 366 * 10
+
 
 def parse_timestamp(text: object) -> datetime:
     """RFC 3339 text with an offset -> aware UTC datetime; ValueError says what is wrong."""
@@ -46,10 +55,18 @@ def parse_timestamp(text: object) -> datetime:
         raise ValueError(f"{text!r} is not an RFC 3339 timestamp")
     normal = _FRACTION.sub(r"\1", text.upper().replace("Z", "+00:00"))
     try:
-        moment = datetime.fromisoformat(normal)
-    except ValueError:
+        moment = datetime.fromisoformat(normal).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError(f"impossible timestamp {text!r}") from None
-    return moment.astimezone(UTC)
+    return _in_range(moment, text)
+
+
+def _in_range(moment: datetime, text: object) -> datetime:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(
+            f"timestamp {text!r} is outside the supported years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return moment
 
 
 def _identifier(value: object) -> str:
@@ -60,18 +77,33 @@ def _identifier(value: object) -> str:
     raise ValueError("must be a non-empty string")
 
 
-def _count(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"must not be negative (got {value})")
-        return value
-    raise ValueError("must be a non-negative integer")
+def _counter(limit: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 0:
+                raise ValueError(f"must not be negative (got {value})")
+            if value > limit:
+                raise ValueError(f"must be at most {limit} (got {value})")
+            return value
+        raise ValueError("must be a non-negative integer")
+
+    return check
+
+
+_count = _counter(MAX_COUNT)
+_bytes = _counter(MAX_BYTES)
+_amount = _counter(MAX_AMOUNT)
 
 
 def _hours(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_HOURS
+    ):
         return float(value)
-    raise ValueError("must be a non-negative number of hours")
+    raise ValueError(f"must be a number of hours from 0 to {MAX_HOURS}")
 
 
 def _boolean(value: object) -> bool:
@@ -111,7 +143,7 @@ SMS_KINDS = ("2fa", "a2p")
 SCHEMA: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "sim_registered": ({"iccid": _identifier}, {}),
     "sim_deleted": ({"iccid": _identifier}, {}),
-    "traffic": ({"iccid": _identifier, "up": _count, "down": _count}, {}),
+    "traffic": ({"iccid": _identifier, "up": _bytes, "down": _bytes}, {}),
     "gateway_created": ({"gateway": _identifier}, {}),
     "gateway_deleted": ({"gateway": _identifier}, {}),
     # addition: project options service_adapter and file_transfer (subject = project id)
@@ -131,7 +163,7 @@ SCHEMA: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     ),
     # addition: optional iccid (the line's subject; else "account")
     "sms_sent": ({"kind": _one_of(*SMS_KINDS), "delivered": _boolean}, {"iccid": _identifier}),
-    "payment": ({"invoice_month": _month, "amount": _count}, {}),
+    "payment": ({"invoice_month": _month, "amount": _amount}, {}),
     # additions: outage (002 §43 credit) and SMS cancellation notice (001 §74)
     "outage": ({"subject": _identifier}, {"hours": _hours, "end": _timestamp_text}),
     "sms_cancelled": ({"kind": _one_of(*SMS_KINDS)}, {}),
@@ -216,6 +248,8 @@ def parse_event_lines(lines: Iterable[str]) -> Iterator[Event]:
             if not line.strip():
                 continue
             raise EventLogError(number, f"bad JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise EventLogError(number, "bad JSON: nested too deeply") from None
         # Fast path: a clean traffic line in canonical form.
         if type(obj) is dict and obj.get("type") == "traffic":
             stamp = obj.get("at")
@@ -226,8 +260,8 @@ def parse_event_lines(lines: Iterable[str]) -> Iterator[Event]:
                 and type(obj.get("iccid")) is str
                 and type(up) is int
                 and type(down) is int
-                and up >= 0
-                and down >= 0
+                and 0 <= up <= MAX_BYTES
+                and 0 <= down <= MAX_BYTES
                 and len(stamp) in (20, 25)
                 and stamp[10] == "T"
                 and stamp[19] in "Z+-"
@@ -237,10 +271,10 @@ def parse_event_lines(lines: Iterable[str]) -> Iterator[Event]:
                 except ValueError:
                     pass
                 else:
-                    if moment.tzinfo is utc:
+                    if moment.tzinfo is utc and FIRST_YEAR < moment.year < LAST_YEAR:
                         yield new(Event, (moment, "traffic", obj))
                         continue
-                    if moment.tzinfo is not None:
+                    if moment.tzinfo is not None and FIRST_YEAR < moment.year < LAST_YEAR:
                         yield new(Event, (moment.astimezone(utc), "traffic", obj))
                         continue
         try:

@@ -16,6 +16,10 @@ Month = int
 """A billing month as ``year * 12 + (month - 1)``."""
 
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+FIRST_YEAR = 1970
+LAST_YEAR = 8999
+"""The years the books support (the emulator's clock has the same range), so that month
+arithmetic (due dates, late interest, the grace) stays far from datetime's year 9999."""
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -24,6 +28,8 @@ def parse_month(text: str) -> Month:
     match = _MONTH_RE.fullmatch(text)
     if match is None or not 1 <= int(match.group(2)) <= 12:
         raise ValueError(f"not a month (YYYY-MM): {text!r}")
+    if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise ValueError(f"month {text!r} is outside the supported years {FIRST_YEAR}-{LAST_YEAR}")
     return int(match.group(1)) * 12 + int(match.group(2)) - 1
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from emulator.clock import JST, VirtualClock, iso_utc
+from emulator.clock import FIRST, JST, LAST, VirtualClock, iso_utc
 from emulator.errors import BadRequest, Forbidden
 from emulator.models import events
 from emulator.store import Store, Tx
@@ -39,6 +39,11 @@ def check_month(month: str) -> str:
     """Validate a `YYYY-MM` month; BadRequest otherwise."""
     if not MONTH_RE.match(month):
         raise BadRequest(f"not a month (YYYY-MM): {month!r}", code="invalid_month")
+    if not FIRST.year <= int(month[:4]) <= LAST.year - 1:
+        raise BadRequest(
+            f"month {month} is outside the supported range {FIRST.year}-01 to {LAST.year - 1}-12",
+            code="invalid_month",
+        )
     return month
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import BadRequest, Conflict
 from emulator.store import Store, Tx
-from simgate_common.luhn import luhn_check_digit
+from simgate_common.luhn import luhn_check_digit, luhn_valid
 
 ICCID_RE = re.compile(r"^\d{18,22}$")
 IMSI_RE = re.compile(r"^\d{14,15}$")
@@ -73,9 +73,16 @@ class CardFactory:
     def manufacture(
         self, iccid: str | None = None, passcode: str | None = None, imsi: str | None = None
     ) -> Card:
-        """Make a card; any field left out is generated (ICCID prefix 8981, IMSI 44010...)."""
+        """Make a card; any field left out is generated (ICCID prefix 8981, IMSI 44010...).
+        A given ICCID must pass Luhn: this is the issuer (registration only needs digits)."""
         if iccid is not None:
             check_iccid(iccid)
+            if not luhn_valid(iccid):  # the factory issues cards: their check digit is right
+                raise BadRequest(
+                    f"iccid: {iccid} fails the Luhn check (its last digit must be "
+                    f"{luhn_check_digit(iccid[:-1])})",
+                    code="invalid_iccid",
+                )
         if passcode is not None and not PASSCODE_RE.match(passcode):
             raise BadRequest("a PASSCODE is 4 to 32 letters or digits", code="invalid_passcode")
         if imsi is not None and not IMSI_RE.match(imsi):

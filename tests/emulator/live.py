@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -14,18 +15,33 @@ from typing import Any
 
 TOKEN = "test-token"
 SECRET = "test-secret"
+AUTH = (TOKEN, SECRET)
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An `Authorization: Basic ...` header (for clients made with default headers)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+_STDERR: dict[int, str] = {}
 
 
 def start(
-    db: Path | str, *, env_creds: bool = True, extra: list[str] | None = None
+    db: Path | str,
+    *,
+    env_creds: bool = True,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the server; return the process and its announced JSON (URLs, credentials)."""
-    env = dict(os.environ)
+    overrides, env = env or {}, dict(os.environ)
+    env.pop("SIMGATE_EMULATOR_NO_AUTH", None)
     env.pop("SIMGATE_ACCESS_TOKEN", None)
     env.pop("SIMGATE_ACCESS_TOKEN_SECRET", None)
     if env_creds:
         env["SIMGATE_ACCESS_TOKEN"] = TOKEN
         env["SIMGATE_ACCESS_TOKEN_SECRET"] = SECRET
+    env.update(overrides)
     cmd = [
         sys.executable,
         "-m",
@@ -61,10 +77,17 @@ def stop(proc: subprocess.Popen[str], *, hard: bool = False) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait(timeout=5)
+    if proc.stderr is not None:
+        _STDERR[proc.pid] = proc.stderr.read()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
     return code
+
+
+def last_stderr(proc: subprocess.Popen[str]) -> str:
+    """What a stopped server wrote to stderr."""
+    return _STDERR.get(proc.pid, "")
 
 
 @contextmanager

@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # starlette warns that it prefers httpx2
 from emulator.app import create_app
 from emulator.models.credentials import ApiCredentials
 
+from .live import basic
 from .sakura_fixtures import sim_create_request
 
 __all__ = ["TestClient", "client"]
@@ -35,7 +36,7 @@ CREDENTIALS = ApiCredentials("tok", "sec", "test")
 def client(db_target: Path | str) -> Iterator[TestClient]:
     """The app (dispatcher on) with its clock frozen at 2026-03-10 09:00 JST."""
     app = create_app(db_target, credentials=CREDENTIALS)
-    with TestClient(app) as c:
+    with TestClient(app, headers=basic(*AUTH)) as c:
         c.put("/_emulator/clock", json={"now": "2026-03-10T09:00:00+09:00", "frozen": True})
         yield c
 

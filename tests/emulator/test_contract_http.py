@@ -44,7 +44,7 @@ def api(server: dict[str, Any]) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def steer(server: dict[str, Any]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server["http"], timeout=10) as client:
+    with httpx.Client(base_url=server["http"], auth=live.AUTH, timeout=10) as client:
         yield client
 
 

@@ -17,6 +17,7 @@ with warnings.catch_warnings():  # starlette warns that it prefers httpx2
 from emulator.app import create_app
 from emulator.models.credentials import ApiCredentials
 
+from .live import basic
 from .sakura_fixtures import gateway_create_request, sim_create_request
 
 API = "/cloud/zone/is1a/api/cloud/1.1"
@@ -26,7 +27,7 @@ AUTH = ("tok", "sec")
 @pytest.fixture
 def client(db_target: Path | str) -> Iterator[TestClient]:
     app = create_app(db_target, credentials=ApiCredentials("tok", "sec", "test"))
-    with TestClient(app) as c:
+    with TestClient(app, headers=basic(*AUTH)) as c:
         c.put("/_emulator/clock", json={"now": "2026-03-10T09:00:00+09:00", "frozen": True})
         yield c
 
@@ -49,6 +50,7 @@ def test_clock_get_set_advance(client: TestClient) -> None:
         "now_jst": "2026-03-10T09:00:00+09:00",
         "month": "2026-03",
         "frozen": True,
+        "problem": None,
     }
     advanced = client.post(
         "/_emulator/clock/advance", json={"seconds": 22 * 86400 - 9 * 3600 + 1800}
@@ -107,21 +109,21 @@ def test_session_cut_threshold_set_and_cleared(client: TestClient) -> None:
 
 def test_manufactured_card_and_device_token(client: TestClient) -> None:
     made = client.post(
-        "/_emulator/sims", json={"iccid": "8981100000000000017", "passcode": "PASS1234"}
+        "/_emulator/sims", json={"iccid": "8981100000000000010", "passcode": "PASS1234"}
     )
     assert made.status_code == 201
     assert made.json()["passcode"] == "PASS1234"
-    assert client.post("/_emulator/sims", json={"iccid": "8981100000000000017"}).status_code == 409
+    assert client.post("/_emulator/sims", json={"iccid": "8981100000000000010"}).status_code == 409
     assert client.post("/_emulator/sims", json={"iccid": "12345"}).status_code == 400
     assert client.get("/_emulator/sims").json() == [
-        {"iccid": "8981100000000000017", "imsi": made.json()["imsi"], "registered": False}
+        {"iccid": "8981100000000000010", "imsi": made.json()["imsi"], "registered": False}
     ]
-    assert client.get("/_emulator/sims/8981100000000000017/token").status_code == 404
-    sim = sim_create_request("8981100000000000017", "PASS1234")
+    assert client.get("/_emulator/sims/8981100000000000010/token").status_code == 404
+    sim = sim_create_request("8981100000000000010", "PASS1234")
     assert client.post(API + "/commonserviceitem", auth=AUTH, json=sim).status_code == 201
-    token = client.get("/_emulator/sims/8981100000000000017/token").json()
+    token = client.get("/_emulator/sims/8981100000000000010/token").json()
     assert len(token["token"]) == 64
-    assert client.get("/_emulator/sims/8981100000000000017/reports").json() == []
+    assert client.get("/_emulator/sims/8981100000000000010/reports").json() == []
 
 
 def test_fault_injection_fails_before_any_change(client: TestClient) -> None:

@@ -102,7 +102,7 @@ async def test_rule3_emulator_restart_mid_stream(
 
 async def _register_over_http(info: dict[str, Any]) -> tuple[str, str, str]:
     """Manufacture and register a card through the HTTP APIs; (iccid, sim id, token)."""
-    async with httpx.AsyncClient(base_url=info["http"], timeout=10) as http:
+    async with httpx.AsyncClient(base_url=info["http"], auth=live.AUTH, timeout=10) as http:
         clock = {"now": "2026-03-01T09:00:00+09:00", "frozen": True}
         assert (await http.put("/_emulator/clock", json=clock)).status_code == 200
         card = (await http.post("/_emulator/sims", json={})).json()
@@ -118,7 +118,7 @@ async def _register_over_http(info: dict[str, Any]) -> tuple[str, str, str]:
 
 
 async def _stored_seqs(info: dict[str, Any], iccid: str) -> list[int]:
-    async with httpx.AsyncClient(base_url=info["http"], timeout=10) as http:
+    async with httpx.AsyncClient(base_url=info["http"], auth=live.AUTH, timeout=10) as http:
         response = await http.get(f"/_emulator/sims/{iccid}/reports")
     assert response.status_code == 200, response.text
     return [int(doc["seq"]) for doc in response.json()]
@@ -186,7 +186,9 @@ async def test_rule3_kill_9_embedded_emulator_loses_nothing_acknowledged(tmp_pat
                 seqs = await _wait_seqs(again, iccid, 1000, 10)
                 assert seqs == list(range(1, 1001))
                 assert acknowledged <= set(seqs)
-                async with httpx.AsyncClient(base_url=again["http"], timeout=10) as http:
+                async with httpx.AsyncClient(
+                    base_url=again["http"], auth=live.AUTH, timeout=10
+                ) as http:
                     view = (await http.get(f"/_emulator/sims/{iccid}")).json()
                     invoice = (await http.get("/_emulator/invoices/2026-03")).json()
                     mqtt = (await http.get("/_emulator/mqtt")).json()
@@ -257,7 +259,9 @@ async def test_rule3_kill_9_emulator_on_mosquitto_loses_nothing(tmp_path: Path) 
             async with serving(db, extra) as (_, again):
                 seqs = await _wait_seqs(again, iccid, 1000, 20)
                 assert seqs == list(range(1, 1001))
-                async with httpx.AsyncClient(base_url=again["http"], timeout=10) as http:
+                async with httpx.AsyncClient(
+                    base_url=again["http"], auth=live.AUTH, timeout=10
+                ) as http:
                     deleted = await http.delete(
                         f"/cloud/zone/is1a/api/cloud/1.1/commonserviceitem/{sim_id}",
                         auth=(live.TOKEN, live.SECRET),

@@ -17,6 +17,7 @@ from emulator.backend import Backend
 from emulator.models.platform.adapters import sign
 from simgate_common.wire import PlatformMessage, TypedObject, WireError
 
+from .live import basic
 from .platform_support import (
     API,
     AUTH,
@@ -559,7 +560,7 @@ def test_decision_s56_invoice_without_a_needed_price_is_a_clear_409(tmp_path: Pa
     tariff = tmp_path / "tariff.toml"
     tariff.write_text(CONTRACT_TARIFF)  # the contract's example: no sub-option prices
     app = create_app(tmp_path / "e.db", tariff, credentials=CREDENTIALS)
-    with TestClient(app) as c:
+    with TestClient(app, headers=basic(*AUTH)) as c:
         set_clock(c, "2026-03-10T09:00:00+09:00")
         register_sim(c)
         project = create_project(c)

@@ -24,7 +24,7 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(db_target: Path | str) -> N
     cards: list[str] = []
 
     def writer() -> None:
-        with httpx.Client(timeout=5) as client:
+        with httpx.Client(auth=live.AUTH, timeout=5) as client:
             while True:
                 try:
                     card = client.post(info["http"] + "/_emulator/sims", json={}).json()
@@ -57,7 +57,9 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(db_target: Path | str) -> N
             assert len(ids) - len(acknowledged) <= 1  # at most the one in flight
             for sim_id in acknowledged[-3:]:
                 assert api.get(f"/commonserviceitem/{sim_id}").status_code == 200
-        events = httpx.get(again["http"] + "/_emulator/events", timeout=10).text.splitlines()
+        events = httpx.get(
+            again["http"] + "/_emulator/events", auth=live.AUTH, timeout=10
+        ).text.splitlines()
         registered = [json.loads(line)["iccid"] for line in events]
         iccids = {s["Status"]["ICCID"] for s in listing["CommonServiceItems"]}
         assert sorted(registered) == sorted(iccids)  # books and state agree

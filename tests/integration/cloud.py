@@ -48,7 +48,7 @@ class Cloud:
             auth=(live.TOKEN, live.SECRET),
             timeout=10,
         )
-        self.steer = httpx.Client(base_url=self.url, timeout=10)
+        self.steer = httpx.Client(base_url=self.url, auth=(live.TOKEN, live.SECRET), timeout=10)
 
     def close(self) -> None:
         """Close the clients."""
@@ -161,7 +161,9 @@ def stub_for(
         pin_retries=3,
         puk_retries=10,
     )
-    carrier = EmulatorNetwork(cloud_url, traffic=traffic, timeout=timeout)
+    carrier = EmulatorNetwork(
+        cloud_url, traffic=traffic, timeout=timeout, credentials=(live.TOKEN, live.SECRET)
+    )
     return StubModem(card=card, network=FAST, carrier=carrier, imei=imei)
 
 

@@ -125,7 +125,11 @@ def _serve(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ},
+        env={
+            **os.environ,  # the stub authenticates to the emulator like any client
+            "SIMGATE_ACCESS_TOKEN": live.TOKEN,
+            "SIMGATE_ACCESS_TOKEN_SECRET": live.SECRET,
+        },
     )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 15)

@@ -198,11 +198,18 @@ def test_no_urc_when_cgerep_is_off() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://host", "http://", "http://user:pw@host:1", "http://host:99999", "host:80"]
+    "url", ["ftp://host", "http://", "http://user:pw@host:99999", "http://host:99999", "host:80"]
 )
 def test_emulator_urls_that_are_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="emulator URL"):
+    with pytest.raises(ValueError, match="emulator URL") as caught:
         EmulatorNetwork(url)
+    assert "pw" not in str(caught.value)
+
+
+def test_emulator_url_credentials_are_used_and_never_shown() -> None:
+    network = EmulatorNetwork("http://tok:s%40cret@127.0.0.1:9/")
+    assert network.url == "http://127.0.0.1:9/"
+    assert "cret" not in repr(network.__dict__.get("url"))
 
 
 def test_a_closed_port_is_no_coverage_and_never_delivered() -> None:
