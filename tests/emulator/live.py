@@ -77,7 +77,7 @@ def stop(proc: subprocess.Popen[str], *, hard: bool = False) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait(timeout=5)
-    if proc.stderr is not None:
+    if proc.stderr is not None and not proc.stderr.closed:  # (stop may come twice)
         _STDERR[proc.pid] = proc.stderr.read()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:

@@ -4,6 +4,7 @@ of the issue, named after it, gets a 4xx naming the field and changes nothing st
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,16 @@ def test_swagger_ui_and_redoc_are_not_served_from_a_cdn(client: TestClient) -> N
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
     assert "cdn" not in client.get("/openapi.json").text.lower()
+
+
+def test_a_frozen_clock_near_the_end_of_the_range_is_still_usable(tmp_path: Path) -> None:
+    db = tmp_path / "e.db"
+    backend = Backend(db)
+    backend.clock.set(datetime(8999, 12, 31, tzinfo=UTC), frozen=True)
+    backend.close()
+    again = Backend(db)
+    try:
+        assert again.clock.problem is None
+        assert again.clock.now() == datetime(8999, 12, 31, tzinfo=UTC)
+    finally:
+        again.close()

@@ -125,7 +125,7 @@ def test_bad_card_file_exits_2_and_is_kept(
         ["serve", "--link", "x", "--delay", "-1"],
         ["serve", "--link", "x", "--imei", "12345"],
         ["serve", "--link", "x", "--emulator", "ftp://localhost"],
-        ["serve", "--link", "x", "--emulator", "http://u:p@localhost"],
+        ["serve", "--link", "x", "--emulator", "http://u:p@localhost:99999"],
         ["serve", "--link", "x", "--emulator", "http://localhost", "--attach", "home"],
         ["serve", "--link", "x", "--traffic-rate", "-5"],
         ["serve", "--link", "x", "--traffic-rate", "1/2/3"],
@@ -134,7 +134,9 @@ def test_bad_card_file_exits_2_and_is_kept(
 )
 def test_bad_arguments_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
-    assert capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err
+    assert "u:p@" not in err  # credentials in an --emulator URL are never echoed
 
 
 def test_help_through_the_simgate_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
