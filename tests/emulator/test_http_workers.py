@@ -20,6 +20,7 @@ from tests.postgres import PgServer
 from . import live
 
 STEPS = 8
+AUTH = (live.TOKEN, live.SECRET)
 
 
 @pytest.fixture
@@ -78,20 +79,21 @@ def test_sec0_two_api_workers_share_one_clock_and_one_store(workers: str) -> Non
         workers + "/_emulator/clock",
         json={"now": "2026-03-10T09:00:00+09:00", "frozen": True},
         timeout=10,
+        auth=AUTH,
     )
     assert r.status_code == 200
 
     def advance_and_make_cards() -> None:
         for _ in range(STEPS):  # a new connection each time: the kernel picks the worker
-            with httpx.Client(base_url=workers, timeout=10) as client:
+            with httpx.Client(base_url=workers, timeout=10, auth=AUTH) as client:
                 assert client.post("/_emulator/clock/advance", json={"seconds": 60}).is_success
-            with httpx.Client(base_url=workers, timeout=10) as client:
+            with httpx.Client(base_url=workers, timeout=10, auth=AUTH) as client:
                 assert client.post("/_emulator/sims", json={}).status_code == 201
 
     at_once(advance_and_make_cards, 4)
     seen = set()
     for _ in range(8):
-        with httpx.Client(base_url=workers, timeout=10) as client:
+        with httpx.Client(base_url=workers, timeout=10, auth=AUTH) as client:
             clock = client.get("/_emulator/clock").json()
             cards = client.get("/_emulator/sims").json()
         seen.add((clock["now"], clock["frozen"], len(cards)))
