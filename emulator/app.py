@@ -25,6 +25,7 @@ from emulator.api import (
 )
 from emulator.api.common import error_response, install_error_handlers
 from emulator.backend import Backend
+from emulator.console import install as install_console
 from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
 from emulator.models.faults import FaultInjector
@@ -124,5 +125,6 @@ def create_app(
         sms,
     ):
         app.include_router(module.router)
+    install_console(app)
     app.add_middleware(FaultMiddleware, faults=backend.faults)
     return app
