@@ -123,11 +123,20 @@ def bar_chart(bars: list[Bar], title: str, chart_id: str) -> Markup:
             f'height="{h_up:.1f}"/>'
         )
         parts.append("</g>")
-    for i in sorted({0, len(bars) // 2, len(bars) - 1}) if bars else []:
+    last = len(bars) - 1
+    for i in sorted({0, len(bars) // 2, last}) if bars else []:
         x = _LEFT + i * step + step / 2
+        anchor = "start" if i == 0 and last else "end" if i == last and last else "middle"
+        x = _LEFT if anchor == "start" else WIDTH - 8 if anchor == "end" else x
         parts.append(
-            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
             f"{escape(bars[i].label)}</text>"
         )
+    parts.append(
+        f'<rect class="up" x="{WIDTH - 150}" y="2" width="10" height="10"/>'
+        f'<text class="tick" x="{WIDTH - 136}" y="11">up</text>'
+        f'<rect class="down" x="{WIDTH - 100}" y="2" width="10" height="10"/>'
+        f'<text class="tick" x="{WIDTH - 86}" y="11">down</text>'
+    )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every value above is escaped
