@@ -21,7 +21,9 @@ from emulator.errors import Conflict
 from emulator.store import Store
 
 ALERT_HORIZON = 12
-"""Months ahead the alerts look (every silent SIM owes its next fee within 12 months)."""
+"""Months ahead the alerts may look (every silent SIM owes its next fee within 12)."""
+DEFAULT_HORIZON = 3
+"""Months the alerts page looks at unless asked: this month and the next two."""
 
 _lock = threading.Lock()
 
@@ -77,10 +79,18 @@ class AlertRow:
     clause: str
 
 
-def alerts(pricer: Pricer, current: str) -> list[AlertRow]:
-    """Line maintenance fees that will arise this month and in the next twelve, if the
-    SIMs stay silent: this month's from its invoice as it stands, later ones from the
-    engine's forecast (`Pricer.alerts`)."""
+def alerts(pricer: Pricer, current: str, horizon: int = ALERT_HORIZON) -> list[AlertRow]:
+    """Line maintenance fees that will arise in the `horizon` months from this one (1 to
+    13) if the SIMs stay silent: this month's from its invoice as it stands, later ones
+    from the engine's forecast (`Pricer.alerts`). Soonest first; kept with the pricer."""
+    key = (current, horizon)
+    cache: dict[tuple[str, int], list[AlertRow]] = pricer.__dict__.setdefault("_console_alerts", {})
+    if key not in cache:
+        cache[key] = _alerts(pricer, current, horizon)
+    return cache[key]
+
+
+def _alerts(pricer: Pricer, current: str, horizon: int) -> list[AlertRow]:
     now = parse_month(current)
     rows = [
         AlertRow(
@@ -95,7 +105,7 @@ def alerts(pricer: Pricer, current: str) -> list[AlertRow]:
         for line in invoice_of(pricer, current).lines
         if line.item == "line_maintenance"
     ]
-    for as_of in range(now, now + ALERT_HORIZON):
+    for as_of in range(now, now + max(0, min(horizon, ALERT_HORIZON + 1) - 1)):
         for alert in pricer.alerts(as_of):
             rows.append(
                 AlertRow(

@@ -246,8 +246,11 @@ def invoice(request: Request, month: str) -> Response:
         current = clock_view(backend).month
         pricer = billing_view.pricer_of(request.app.state, backend.store)
         bill = billing_view.invoice_of(pricer, _month(month))
+        pages = max(1, -(-len(bill.lines) // INVOICE_PAGE))
+        number = _int(request.query_params.get("page"), 1, 1, pages)
+        shown = bill.lines[(number - 1) * INVOICE_PAGE : number * INVOICE_PAGE]
         with backend.store.transaction() as db:
-            names = queries.names_of(db, [line.subject for line in bill.lines])
+            names = queries.names_of(db, [line.subject for line in shown])
         return render(
             request,
             "invoice.html",
@@ -258,6 +261,9 @@ def invoice(request: Request, month: str) -> Response:
             current=current,
             months=billing_view.months_with_books(pricer, current),
             names=names,
+            lines=shown,
+            page=number,
+            pages=pages,
         )
 
     return page(request, build)
@@ -270,18 +276,37 @@ def alerts(request: Request) -> Response:
     def build() -> Response:
         backend = backend_of(request)
         current = clock_view(backend).month
+        horizon = _int(request.query_params.get("months"), billing_view.DEFAULT_HORIZON, 1, 13)
         pricer = billing_view.pricer_of(request.app.state, backend.store)
-        rows = billing_view.alerts(pricer, current)
+        rows = billing_view.alerts(pricer, current, horizon)
+        pages = max(1, -(-len(rows) // ALERT_PAGE))
+        number = _int(request.query_params.get("page"), 1, 1, pages)
+        shown = rows[(number - 1) * ALERT_PAGE : number * ALERT_PAGE]
         with backend.store.transaction() as db:
-            names = queries.names_of(db, sorted({row.iccid for row in rows}))
+            names = queries.names_of(db, sorted({row.iccid for row in shown}))
         return render(
             request,
             "alerts.html",
             title="Line maintenance alerts",
             nav="alerts",
-            rows=rows,
+            rows=shown,
+            total=len(rows),
             names=names,
-            horizon=billing_view.ALERT_HORIZON,
+            horizon=horizon,
+            page=number,
+            pages=pages,
+            first=(number - 1) * ALERT_PAGE + 1,
         )
 
     return page(request, build)
+
+
+ALERT_PAGE = 100
+INVOICE_PAGE = 200
+
+
+def _int(text: str | None, default: int, low: int, high: int) -> int:
+    """A whole number from a query parameter, clamped; the default when it is not one."""
+    if not text or not text.isdigit():
+        return default
+    return max(low, min(int(text), high))

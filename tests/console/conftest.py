@@ -155,23 +155,25 @@ class Ui:
             time.sleep(0.05)
 
     def shot(self, name: str) -> Path:
-        """A screenshot of the whole page, `<folder>/<name>.png`."""
+        """A screenshot of the whole page, `<folder>/<name>.png`, and a small copy of its
+        top for the docs, `<folder>/small/<name>.png` (docs/console.md shows some)."""
         metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        clip = {
-            "x": 0,
-            "y": 0,
-            "width": min(int(size["width"]), 1280),
-            "height": min(int(size["height"]), 2400),
-            "scale": 1,
-        }
+        width, height = min(int(size["width"]), 1280), int(size["height"])
+        path = self.folder / f"{name}.png"
+        path.write_bytes(self._capture(width, min(height, 2400), 1.0))
+        small = self.folder / "small" / f"{name}.png"
+        small.parent.mkdir(exist_ok=True)
+        small.write_bytes(self._capture(width, min(height, 1000), 0.6))
+        return path
+
+    def _capture(self, width: int, height: int, scale: float) -> bytes:
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": scale}
         data = self.driver.execute_cdp_cmd(
             "Page.captureScreenshot",
             {"format": "png", "clip": clip, "captureBeyondViewport": True},
         )["data"]
-        path = self.folder / f"{name}.png"
-        path.write_bytes(base64.b64decode(data))
-        return path
+        return base64.b64decode(data)
 
     def problems(self) -> list[str]:
         """Console errors, and requests to anything but the emulator, since last asked."""
