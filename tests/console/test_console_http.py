@@ -123,3 +123,16 @@ def test_event_stream_says_change_when_the_books_move(emulator: Emulator) -> Non
             if line.startswith("event:"):
                 break
         assert "event: change" in seen, seen
+
+
+def test_s0_clock_page_counts_months_in_jst(emulator: Emulator) -> None:
+    """Service rules §0: 2026-03-31T20:00Z is already April in Japan."""
+    emulator.reset("2026-03-31T20:00:00Z")
+    text = emulator.http.get("/console/clock").text
+    month = re.search(r'id="clock-month">([^<]+)<', text)
+    boundary = re.search(r'id="clock-boundary">([^<]+)<', text)
+    assert month is not None
+    assert boundary is not None
+    assert month.group(1) == "2026-04" == emulator.clock()["month"]
+    assert boundary.group(1).startswith("2026-05-01 00:00 JST (2026-05-01T00:00:00+09:00)")
+    assert "2026-04-01 05:00:00 JST" in text

@@ -24,10 +24,19 @@
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || "0") + 1);
   }
 
+  // At most one refresh in flight and one a second: a busy fleet changes constantly.
+  const SPACING_MS = 1000;
   let pending = null;
+  let timer = null;
+  let lastRefresh = 0;
   function changed(target) {
-    if (target === version()) { return; }
-    if (pending) { return; }
+    if (target === version() || pending || timer) { return; }
+    const wait = lastRefresh + SPACING_MS - Date.now();
+    if (wait > 0) {
+      timer = window.setTimeout(function () { timer = null; changed(latest); }, wait);
+      return;
+    }
+    lastRefresh = Date.now();
     pending = refresh(target).catch(function () { /* the next change tries again */ })
       .finally(function () { pending = null; if (latest !== version()) { changed(latest); } });
   }
