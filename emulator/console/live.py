@@ -26,7 +26,7 @@ from emulator.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 0.25
-STREAM_SECONDS = 5.0
+STREAM_SECONDS = 3.0
 RETRY_MS = 300
 _STATIC = re.compile(r"[a-z0-9_-]+\.(css|js|svg)")
 _TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}

@@ -4,10 +4,14 @@ sorting against the API's own view of the same SIMs, escaping, the event stream.
 from __future__ import annotations
 
 import re
+import threading
+import time
+from pathlib import Path
 
 import httpx
 
 from tests.console.support import Emulator
+from tests.emulator import live
 
 
 def _token(emulator: Emulator) -> str:
@@ -136,3 +140,37 @@ def test_s0_clock_page_counts_months_in_jst(emulator: Emulator) -> None:
     assert month.group(1) == "2026-04" == emulator.clock()["month"]
     assert boundary.group(1).startswith("2026-05-01 00:00 JST (2026-05-01T00:00:00+09:00)")
     assert "2026-04-01 05:00:00 JST" in text
+
+
+def test_an_open_page_does_not_hold_the_server_at_stop(tmp_path: Path) -> None:
+    proc, info = live.start(tmp_path / "emulator.db")
+    ended = threading.Event()
+
+    def watch() -> None:
+        auth = (info["access_token"], info["access_token_secret"])
+        try:
+            with httpx.stream("GET", info["http"] + "/console/stream", auth=auth, timeout=30) as r:
+                for _ in r.iter_lines():
+                    pass
+        except httpx.HTTPError:
+            pass
+        ended.set()
+
+    viewer = threading.Thread(target=watch, name="sgco-stream-viewer")
+    viewer.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert live.stop(proc) == 0
+        assert time.monotonic() - started < live_stream_bound()
+    finally:
+        live.stop(proc)
+        viewer.join(timeout=30)
+    assert ended.is_set()
+
+
+def live_stream_bound() -> float:
+    """A stream ends by itself after STREAM_SECONDS; allow the shutdown a few more."""
+    from emulator.console.live import STREAM_SECONDS
+
+    return STREAM_SECONDS + 4.0
