@@ -251,6 +251,9 @@ def invoice(request: Request, month: str) -> Response:
         shown = bill.lines[(number - 1) * INVOICE_PAGE : number * INVOICE_PAGE]
         with backend.store.transaction() as db:
             names = queries.names_of(db, [line.subject for line in shown])
+            gateways = queries.gateway_names(
+                db, [line.subject for line in shown if line.item in ("gateway", "option_dns")]
+            )
         return render(
             request,
             "invoice.html",
@@ -261,6 +264,7 @@ def invoice(request: Request, month: str) -> Response:
             current=current,
             months=billing_view.months_with_books(pricer, current),
             names=names,
+            gateways=gateways,
             lines=shown,
             page=number,
             pages=pages,

@@ -437,6 +437,16 @@ def names_of(db: Tx, iccids: list[str]) -> dict[str, tuple[str, str]]:
     return result
 
 
+def gateway_names(db: Tx, ids: list[str]) -> dict[str, str]:
+    """Gateway id -> name for the existing ones among `ids`."""
+    wanted = sorted({i for i in ids if i.isdigit()})[:500]
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    rows = db.all(f"SELECT id, name FROM gateways WHERE id IN ({marks})", tuple(wanted))  # noqa: S608
+    return {r["id"]: r["name"] for r in rows}
+
+
 def fingerprint(db: Tx) -> str:
     """A short text that changes whenever anything a console page shows may have changed:
     the event log, the session log, device reports and states, SIMs, gateways, the clock."""
@@ -445,7 +455,7 @@ def fingerprint(db: Tx) -> str:
         "SELECT max(seq) AS v FROM events",
         "SELECT max(seq) AS v FROM session_log",
         "SELECT max(updated_at) AS v FROM device_state",
-        "SELECT max(modified_at) || ':' || count(*) AS v FROM sims",
+        "SELECT max(modified_at) || ':' || count(*) || ':' || count(gateway_id) AS v FROM sims",
         "SELECT max(modified_at) || max(status_changed_at) || count(*) AS v FROM gateways",
         "SELECT value AS v FROM meta WHERE key = 'clock_virtual'",
     ):
