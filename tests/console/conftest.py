@@ -7,10 +7,12 @@ downloaded browser). Each browser test gets a folder of screenshots under
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,9 +40,36 @@ FLAGS = (
 T = TypeVar("T")
 
 
+LEFTOVER_MARKS = ("sgco-chromium-profile", "sgco-chromedriver", "sgco-console")
+"""Every process these tests start carries one of these in its command line (the
+browser's profile folder, the emulator's database folder)."""
+
+
+def kill_leftovers() -> list[int]:
+    """Kill processes a crashed earlier run of these tests left behind (by their marks,
+    one pid at a time, never this process or its parents)."""
+    mine = {os.getpid(), os.getppid()}
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "pytest" in argv or argv[0].endswith("pytest"):
+            continue  # a test run itself, never one of the processes it started
+        if any(mark in arg for arg in argv for mark in LEFTOVER_MARKS):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
+
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     """`simgate emulator serve` (embedded broker) on free ports, for the module."""
+    kill_leftovers()
     folder = tmp_path_factory.mktemp("sgco-console")
     proc, info = live.start(folder / "emulator.db")
     client = Emulator(info)
@@ -76,7 +105,9 @@ def driver(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iter
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver_log = tmp_path_factory.mktemp("sgco-chromedriver") / "chromedriver.log"
+    service = Service(str(CHROMEDRIVER), log_output=str(driver_log))
+    browser = webdriver.Chrome(options=options, service=service)
     try:
         browser.set_page_load_timeout(30)
         browser.execute_cdp_cmd("Network.enable", {})
