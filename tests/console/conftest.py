@@ -92,8 +92,8 @@ def _need_browser() -> None:
 
 @pytest.fixture(scope="module")
 def driver(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless chromium with an empty profile; every request carries the API's
-    credentials (HTTP Basic, as a person's browser would after the login prompt)."""
+    """Headless chromium with an empty profile, logged in with the API's credentials
+    (HTTP Basic, which the browser then keeps for the emulator's origin)."""
     _need_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -110,11 +110,11 @@ def driver(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iter
     browser = webdriver.Chrome(options=options, service=service)
     try:
         browser.set_page_load_timeout(30)
-        browser.execute_cdp_cmd("Network.enable", {})
-        pair = base64.b64encode(":".join(emulator.auth).encode()).decode()
-        browser.execute_cdp_cmd(
-            "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {pair}"}}
-        )
+        # Log in as a person does: HTTP Basic, once. The browser's auth cache then
+        # answers for every later page, fetch, event stream and download.
+        token, secret = emulator.auth
+        browser.get(emulator.base.replace("://", f"://{token}:{secret}@", 1) + "/")
+        browser.get("about:blank")
         yield browser
     finally:
         browser.quit()

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.support.select import Select
@@ -239,7 +240,7 @@ def test_clock_moves_only_after_confirmation(ui: Ui, emulator: Emulator) -> None
     ui.shot("clock-after")
 
 
-def test_invoice_downloads_match_the_api(ui: Ui, emulator: Emulator) -> None:
+def test_invoice_downloads_match_the_api(ui: Ui, emulator: Emulator, tmp_path: Path) -> None:
     emulator.reset()
     sims = [emulator.sim(f"bill-{i}") for i in range(2)]
     for sim in sims:
@@ -249,16 +250,17 @@ def test_invoice_downloads_match_the_api(ui: Ui, emulator: Emulator) -> None:
     emulator.ok("POST", "/_emulator/clock/advance", {"seconds": 30 * 86400})
     api = emulator.ok("GET", "/_emulator/invoices/2026-03")
 
+    ui.driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
     ui.open("/console/invoices/2026-03")
     ui.shot("invoice")
-    # The links' targets as the page's own fetch gets them (headless chromium cancels
-    # downloads while the test sets the Authorization header through the DevTools
-    # protocol, so the files are read through the same links instead).
-    json_name, json_text = _download(ui, "download-json")
-    csv_name, csv_text = _download(ui, "download-csv")
-    assert json_name == 'attachment; filename="invoice-2026-03.json"'
-    assert csv_name == 'attachment; filename="invoice-2026-03.csv"'
-    assert json.loads(json_text) == api
+    ui.el("download-json").click()
+    ui.el("download-csv").click()
+    json_file = ui.wait(lambda: _downloaded(tmp_path / "invoice-2026-03.json"))
+    csv_file = ui.wait(lambda: _downloaded(tmp_path / "invoice-2026-03.csv"))
+    assert json.loads(json_file.read_text(encoding="utf-8")) == api
+    csv_text = csv_file.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     lines = [r for r in rows if r["item"] not in ("subtotal", "tax", "total")]
     assert [(r["item"], r["subject"], int(r["amount"]), r["clause"]) for r in lines] == [
@@ -274,16 +276,12 @@ def test_invoice_downloads_match_the_api(ui: Ui, emulator: Emulator) -> None:
     ui.wait(lambda: ui.driver.current_url.endswith("/console/invoices/2026-04"))
 
 
-def _download(ui: Ui, link_id: str) -> tuple[str, str]:
-    """Fetch a download link's target in the page: (Content-Disposition, text)."""
-    result = ui.driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "fetch(document.getElementById(arguments[0]).href)"
-        ".then(r => r.text().then(t => done([r.headers.get('content-disposition'), t])))"
-        ".catch(e => done(['error', String(e)]));",
-        link_id,
-    )
-    return str(result[0]), str(result[1])
+def _downloaded(path: Path) -> Path | None:
+    """The file once the browser has finished writing it."""
+    partial = path.with_name(path.name + ".crdownload")
+    if path.exists() and path.stat().st_size > 0 and not partial.exists():
+        return path
+    return None
 
 
 def test_001_s37_alerts_show_the_month_the_line_fee_arises(ui: Ui, emulator: Emulator) -> None:
