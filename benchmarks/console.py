@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -187,6 +188,7 @@ def main() -> int:
                     progress(f"repeat {repeat + 1}/{args.repeats}")
     finally:
         stop_server(proc)
+        shutil.rmtree(folder, ignore_errors=True)
     base = statistics.median(timings[next(iter(contenders))])
     print(f"{args.sims:,} SIMs, {args.repeats} repeats, one client, HTTP on 127.0.0.1\n")
     print("| page | median | p95 | ratio to baseline | under 300 ms |")
