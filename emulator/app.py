@@ -28,6 +28,7 @@ from emulator.api.common import error_response, install_error_handlers
 from emulator.api.guard import DEFAULT_MAX_BODY, Guard, GuardSettings, SakuraCompat
 from emulator.api.openapi_links import add_links
 from emulator.backend import Backend
+from emulator.console import install as install_console
 from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
 from emulator.models.faults import FaultInjector
@@ -134,6 +135,7 @@ def create_app(
         sms,
     ):
         app.include_router(module.router)
+    install_console(app)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
