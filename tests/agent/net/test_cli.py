@@ -14,7 +14,13 @@ from tests.agent.sim.test_cli import simgate
 NET_KEYS = {"registration", "rat", "operator", "rssi_dbm"}
 INTERNET_KEYS = {"active", "cid", "apn", "ip", "interface", "address", "gateway", "dns",
                  "reachable"}  # fmt: skip
-NO_HOST = {"interface": None, "address": None, "gateway": None, "dns": [], "reachable": False}
+NO_HOST: dict[str, object] = {
+    "interface": None,
+    "address": None,
+    "gateway": None,
+    "dns": [],
+    "reachable": False,
+}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
