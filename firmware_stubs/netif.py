@@ -14,14 +14,18 @@ plane never loads it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute, NetNS
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NETNS_DIR = Path("/run/netns")
 MAX_IFNAME = 15
@@ -47,6 +51,17 @@ def check_netns(name: str) -> str:
     return name
 
 
+def _off_loop(work: Callable[[], T]) -> T:
+    """Run `work` here, or in a worker thread when this thread runs an event loop
+    (pyroute2's synchronous API runs a loop of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def _netlink(netns: str | None) -> IPRoute | NetNS:
     try:
         from pyroute2 import IPRoute, NetNS
@@ -63,6 +78,12 @@ def create_veth(
 ) -> None:
     """One netlink request: `ifname` in `netns` (None: the own), its peer `peer_ifname`
     inside `peer_netns`; both DOWN, no addresses. `LinkError` when it cannot be made."""
+    _off_loop(lambda: _create_veth(ifname, netns, peer_ifname, peer_netns, mtu))
+
+
+def _create_veth(
+    ifname: str, netns: str | None, peer_ifname: str, peer_netns: str, mtu: int
+) -> None:
     peer: dict[str, Any] = {"ifname": peer_ifname, "net_ns_fd": peer_netns}
     with _netlink(netns) as ipr:
         try:
@@ -77,6 +98,10 @@ def create_veth(
 
 def delete_link(ifname: str, *, netns: str | None) -> bool:
     """Delete `ifname` in `netns` (and so its peer); False when it was already gone."""
+    return _off_loop(lambda: _delete_link(ifname, netns))
+
+
+def _delete_link(ifname: str, netns: str | None) -> bool:
     try:
         ipr = _netlink(netns)
     except LinkError as exc:
@@ -97,6 +122,10 @@ def delete_link(ifname: str, *, netns: str | None) -> bool:
 
 def link_exists(ifname: str, *, netns: str | None) -> bool:
     """True when `ifname` exists in `netns`."""
+    return _off_loop(lambda: _link_exists(ifname, netns))
+
+
+def _link_exists(ifname: str, netns: str | None) -> bool:
     try:
         with _netlink(netns) as ipr:
             return bool(ipr.link_lookup(ifname=ifname))

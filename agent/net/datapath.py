@@ -13,6 +13,7 @@ reported in `problems`, and the command says what it could not do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -166,12 +167,17 @@ async def bring_up(
     interface: str,
     dns_file: Path | None,
     state_dir: Path,
+    netns: str | None = None,
+    start_netdev: bool = True,
 ) -> PathReport:
-    """Start the network device, configure the host, hand DNS over; record each step."""
+    """Start the network device, configure the host, hand DNS over; record each step.
+
+    `netns` configures an interface in another namespace (tests; DNS then goes only to
+    `dns_file`)."""
     report = PathReport()
     old = load_record(state_dir)
     record = PathRecord(cid, dialect)
-    netdev = netdev_commands(dialect, cid)
+    netdev = netdev_commands(dialect, cid) if start_netdev else None
     if netdev is not None:
         response = await modem.command(netdev.start)
         if response.result.ok:
@@ -192,11 +198,14 @@ async def bring_up(
     report.dns = list(params.dns)
     try:
         record.host = await asyncio.to_thread(  # pyroute2's IPRoute runs its own loop
-            host_link.configure,
-            interface,
-            params.address,
-            params.prefix_len or 32,
-            params.gateway,
+            functools.partial(
+                host_link.configure,
+                interface,
+                params.address,
+                params.prefix_len or 32,
+                params.gateway,
+                netns=netns,
+            )
         )
         report.interface, report.address = interface, params.address
         report.gateway = params.gateway
@@ -206,7 +215,9 @@ async def bring_up(
     save_record(state_dir, record)
     if record.host is not None:
         try:
-            record.dns = dns_mod.apply(interface, list(params.dns), dns_file=dns_file)
+            record.dns = dns_mod.apply(
+                interface, list(params.dns), dns_file=dns_file, use_resolved=netns is None
+            )
         except dns_mod.DnsError as exc:
             report.problems.append(f"DNS not configured: {exc}")
         else:
@@ -220,7 +231,9 @@ async def bring_up(
     return report
 
 
-async def bring_down(modem: Modem | None, state_dir: Path) -> tuple[list[str], list[str]]:
+async def bring_down(
+    modem: Modem | None, state_dir: Path, *, netns: str | None = None
+) -> tuple[list[str], list[str]]:
     """Undo what the record says, in reverse; (what was undone, what could not be)."""
     record = load_record(state_dir)
     if record is None:
@@ -237,7 +250,9 @@ async def bring_down(modem: Modem | None, state_dir: Path) -> tuple[list[str], l
             problems.append(f"DNS not restored: {exc}")
     if record.host is not None:
         try:
-            undone += await asyncio.to_thread(host_link.unconfigure, record.host)
+            undone += await asyncio.to_thread(
+                functools.partial(host_link.unconfigure, record.host, netns=netns)
+            )
             record.host = None
         except host_link.HostLinkError as exc:
             problems.append(f"host interface not restored: {exc}")

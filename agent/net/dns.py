@@ -99,11 +99,13 @@ def _file_text(servers: list[str]) -> str:
     return MARKER + "\n" + "".join(f"nameserver {s}\n" for s in servers)
 
 
-def apply(interface: str, servers: list[str], *, dns_file: Path | None) -> DnsRecord:
+def apply(
+    interface: str, servers: list[str], *, dns_file: Path | None, use_resolved: bool = True
+) -> DnsRecord:
     """Hand `servers` to the resolver; the record says how (method `none`: not at all)."""
     if not servers:
         return DnsRecord("none", [], interface)
-    if resolved_serves_host():
+    if use_resolved and resolved_serves_host():
         _resolvectl("dns", interface, *servers)
         _resolvectl("domain", interface, "~.")
         log.info("dns: %s handed to systemd-resolved for %s", ", ".join(servers), interface)

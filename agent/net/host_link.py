@@ -103,13 +103,14 @@ def _explain(exc: BaseException, what: str) -> HostLinkError:
 
 
 @contextmanager
-def _netlink() -> Iterator[Any]:
+def _netlink(netns: str | None = None) -> Iterator[Any]:
+    """Netlink in this namespace, or in the named one (`netns`: tests, tools)."""
     try:
-        from pyroute2 import IPRoute
+        from pyroute2 import IPRoute, NetNS
     except ImportError as exc:
         raise HostLinkError(f"no netlink library (pyroute2): {exc}") from exc
     try:
-        ipr = IPRoute()
+        ipr = NetNS(netns) if netns else IPRoute()
     except Exception as exc:
         raise _explain(exc, "cannot open netlink") from exc
     try:
@@ -140,9 +141,9 @@ def _default_gateway(ipr: Any, index: int) -> str | None:
     return None
 
 
-def observe(interface: str) -> HostView:
+def observe(interface: str, netns: str | None = None) -> HostView:
     """The interface's state, address and default gateway (`HostLinkError`: no netlink)."""
-    with _netlink() as ipr:
+    with _netlink(netns) as ipr:
         found = ipr.link_lookup(ifname=interface)
         if not found:
             return HostView(interface, exists=False)
@@ -159,10 +160,16 @@ def observe(interface: str) -> HostView:
 
 
 def configure(
-    interface: str, address: str, prefix_len: int, gateway: str | None, *, mtu: int | None = None
+    interface: str,
+    address: str,
+    prefix_len: int,
+    gateway: str | None,
+    *,
+    mtu: int | None = None,
+    netns: str | None = None,
 ) -> HostRecord:
     """Up, address, gateway host route, default route; returns what was added."""
-    with _netlink() as ipr:
+    with _netlink(netns) as ipr:
         index = _index(ipr, interface)
         link = ipr.link("get", index=index)[0]
         record = HostRecord(interface, address, prefix_len, gateway, bool(link["flags"] & IFF_UP))
@@ -180,10 +187,10 @@ def configure(
                     _add_route(ipr, record, Route(f"{gateway}/32", None), index)
                 _add_route(ipr, record, Route("default", gateway, DEFAULT_METRIC), index)
         except HostLinkError:
-            unconfigure(record)
+            unconfigure(record, netns=netns)
             raise
         except Exception as exc:
-            unconfigure(record)
+            unconfigure(record, netns=netns)
             raise _explain(exc, f"cannot configure {interface}") from exc
     log.info("host: %s up with %s/%d via %s", interface, address, prefix_len, gateway)
     return record
@@ -201,19 +208,23 @@ def _route_args(route: Route, index: int) -> dict[str, Any]:
 
 
 def _add_route(ipr: Any, record: HostRecord, route: Route, index: int) -> None:
+    """Add `route`; one that is there already is not ours to remove later, except the
+    default route at our metric: another gateway there (a stolen route) is replaced."""
     try:
         ipr.route("add", **_route_args(route, index))
     except Exception as exc:
-        if getattr(exc, "code", None) == errno.EEXIST:
-            return  # there already: not ours to remove later
-        raise
+        if getattr(exc, "code", None) != errno.EEXIST:
+            raise
+        if route.dst != "default":
+            return
+        ipr.route("replace", **_route_args(route, index))
     record.routes.append(route)
 
 
-def unconfigure(record: HostRecord) -> list[str]:
+def unconfigure(record: HostRecord, *, netns: str | None = None) -> list[str]:
     """Remove what `record` says was added (gone already is fine); what was undone."""
     undone: list[str] = []
-    with _netlink() as ipr:
+    with _netlink(netns) as ipr:
         found = ipr.link_lookup(ifname=record.interface)
         if not found:
             return [f"{record.interface} is gone (nothing left to undo)"]
@@ -242,9 +253,9 @@ def unconfigure(record: HostRecord) -> list[str]:
     return undone
 
 
-def missing(record: HostRecord) -> list[str]:
+def missing(record: HostRecord, *, netns: str | None = None) -> list[str]:
     """What of `record` the host lacks now: `link down`, `address`, `route default`, ..."""
-    with _netlink() as ipr:
+    with _netlink(netns) as ipr:
         found = ipr.link_lookup(ifname=record.interface)
         if not found:
             return ["interface"]
