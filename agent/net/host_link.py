@@ -186,14 +186,22 @@ def configure(
                 if ipaddress.IPv4Address(gateway) not in network:
                     _add_route(ipr, record, Route(f"{gateway}/32", None), index)
                 _add_route(ipr, record, Route("default", gateway, DEFAULT_METRIC), index)
-        except HostLinkError:
-            unconfigure(record, netns=netns)
-            raise
         except Exception as exc:
-            unconfigure(record, netns=netns)
+            _roll_back(record, netns)
+            if isinstance(exc, HostLinkError):
+                raise
             raise _explain(exc, f"cannot configure {interface}") from exc
     log.info("host: %s up with %s/%d via %s", interface, address, prefix_len, gateway)
     return record
+
+
+def _roll_back(record: HostRecord, netns: str | None) -> None:
+    """Undo a half-done `configure`; its own failure is logged, never raised over the
+    error that made it necessary."""
+    try:
+        unconfigure(record, netns=netns)
+    except HostLinkError as exc:
+        log.warning("host: could not undo a half-done configuration: %s", exc)
 
 
 def _route_args(route: Route, index: int) -> dict[str, Any]:

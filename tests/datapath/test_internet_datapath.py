@@ -150,3 +150,45 @@ def test_internet_on_fetches_through_the_modem_and_off_restores_the_namespace(
         if stub.poll() is None:
             stub.kill()
         stub.communicate(timeout=10)
+
+
+def test_without_cap_net_admin_the_context_comes_up_and_the_host_step_is_named(
+    radio_network: FakeRadioNetwork, tmp_path: Path
+) -> None:
+    net = radio_network
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"iccid": "8981100000000000034", "imsi": "440101234567892",
+                                "pin": "0000", "puk": "12345678", "pin_enabled": False,
+                                "pin_retries": 3, "puk_retries": 10}))  # fmt: skip
+    link = tmp_path / "modem"
+    env = {**os.environ, "SIMGATE_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": str(REPO)}
+    before = namespace_state(net.device_ns)
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "simgate.cli", "stub", "serve", "--link", str(link),
+         "--dialect", "simcom", "--card", str(card), "--emulator", net.url,
+         "--netns", net.device_ns],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    drop = ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", "--"]
+    try:
+        assert "serving" in wait_line(stub)
+        on = in_ns(net.device_ns, *drop, sys.executable, "-m", "simgate.cli", "agent", "--port",
+                   str(link), "internet", "on", "--apn", "sakura", "--json", env=env)  # fmt: skip
+        assert on.returncode == 0, on.stderr
+        doc = json.loads(on.stdout)
+        assert doc["active"] is True
+        assert doc["interface"] == "wwan0"  # the modem's interface is there...
+        assert doc["address"] is None  # ...but could not be configured, and it says why
+        assert doc["problems"] == [
+            "the host interface was not configured: cannot configure wwan0: not permitted "
+            "(needs root or CAP_NET_ADMIN)"
+        ]
+        assert "warning: the host interface was not configured" in on.stderr
+        off = in_ns(net.device_ns, *drop, sys.executable, "-m", "simgate.cli", "agent",
+                    "--port", str(link), "internet", "off", "--json", env=env)  # fmt: skip
+        assert off.returncode == 0, off.stderr
+        assert namespace_state(net.device_ns) == before
+    finally:
+        if stub.poll() is None:
+            stub.send_signal(signal.SIGTERM)
+        stub.communicate(timeout=15)

@@ -102,3 +102,15 @@ def test_port_missing_and_port_unreachable(capsys: pytest.CaptureFixture[str]) -
     code, _, err = run(capsys, "--port", "/dev/no-such-modem", "internet", "status")
     assert code == 5
     assert "no-such-modem" in err
+
+
+def test_netlink_stays_out_of_the_import_path_until_a_link_is_touched() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agent.cli, agent.cli.network, agent.daemon.supervisor, agent.net.datapath\n"
+        "print('pyroute2' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
