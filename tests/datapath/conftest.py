@@ -105,6 +105,7 @@ class FakeRadioNetwork:
     host_address: str = "198.18.0.80"
     host_port: int = 8080
     posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    refuse_session: str | None = None  # a reason: session up is refused with it
     url: str = ""
     _server: ThreadingHTTPServer | None = None
     _host: subprocess.Popen[str] | None = None
@@ -145,6 +146,8 @@ class FakeRadioNetwork:
             return {"accepted": True, "reason": None, "closed_network": True,
                     "internet": True, "ip": self.address, "dataplane": plane}  # fmt: skip
         if what == "session" and body.get("state") == "up":
+            if self.refuse_session is not None:
+                return {"accepted": False, "reason": self.refuse_session}
             ns, peer = self.gateway_ns, self.peer_ifname
             if ip("-n", ns, "link", "show", peer, check=False).returncode != 0:
                 return {"accepted": False, "reason": "no_link"}
