@@ -12,7 +12,9 @@ for such a SIM, ties a veth pair to the data session:
 - session down (the last context deactivated, a detach, the stub powering off): `session
   down` is POSTed and the pair deleted (gone already is fine);
 - traffic: the gateway counts the packets itself, so no `traffic` report is POSTed for a
-  data-plane session.
+  data-plane session; the report's tick only checks that the link is still there. When
+  the network removed it (it ended the session: a heavy-traffic cut, a deactivation),
+  the answer is a cut: the contexts drop with `+CGEV: NW PDN DEACT`.
 
 Without a `dataplane` in the answer everything goes to the emulator as before. `bearer()`
 gives `+CGCONTRDP` its facts (address, mask, gateway, DNS).
@@ -165,10 +167,20 @@ class DataPlaneNetwork:
         return answer
 
     def report_traffic(self, iccid: str, up: int, down: int) -> NetworkAnswer:
-        """Not sent for a data-plane session (the gateway counts); else the emulator's."""
+        """Not sent for a data-plane session (the gateway counts; a link the network
+        removed ends the session); else the emulator's."""
         with self._lock:
             if iccid in self._links:
-                return ACCEPTED
+                try:
+                    there = netif.link_exists(self.ifname, netns=self.netns)
+                except netif.LinkError as exc:
+                    logger.debug("cannot check %s: %s", self.ifname, exc)
+                    return ACCEPTED
+                if there:
+                    return ACCEPTED
+                del self._links[iccid]
+                logger.info("data session of %s: the network removed its interface", iccid)
+                return NetworkAnswer(Verdict.ACCEPTED, "link_gone", session_cut=True)
         return self.inner.report_traffic(iccid, up, down)
 
     def close(self) -> None:

@@ -121,13 +121,10 @@ def _delete_link(ifname: str, netns: str | None) -> bool:
 
 
 def link_exists(ifname: str, *, netns: str | None) -> bool:
-    """True when `ifname` exists in `netns`."""
+    """True when `ifname` exists in `netns`; `LinkError` when that cannot be known."""
     return _off_loop(lambda: _link_exists(ifname, netns))
 
 
 def _link_exists(ifname: str, netns: str | None) -> bool:
-    try:
-        with _netlink(netns) as ipr:
-            return bool(ipr.link_lookup(ifname=ifname))
-    except LinkError:
-        return False
+    with _netlink(netns) as ipr:
+        return bool(ipr.link_lookup(ifname=ifname))

@@ -57,3 +57,24 @@ def test_a_refused_session_leaves_no_link(radio_network: FakeRadioNetwork) -> No
     assert not has(net.device_ns, "wwan0")
     assert not has(net.gateway_ns, net.peer_ifname)
     assert net.sessions() == ["up"]
+
+
+def test_a_link_the_network_removed_ends_the_session_with_a_cgev(
+    radio_network: FakeRadioNetwork,
+) -> None:
+    net = radio_network
+    interp = modem(net, "generic")
+    exchange(interp, "AT+CGEREP=2,0")
+    assert exchange(interp, "AT+CGACT=1,1") == "\r\nOK\r\n"
+    carrier = interp.state.carrier
+    report = interp.take_traffic()
+    assert report is not None
+    iccid = interp.state.card.iccid
+    assert interp.settle_traffic(report, carrier.report_traffic(iccid, 0, 0)) == b""
+    ip("-n", net.gateway_ns, "link", "del", net.peer_ifname)  # the gateway ends it
+    report = interp.take_traffic()
+    assert report is not None
+    out = interp.settle_traffic(report, carrier.report_traffic(iccid, 0, 0))
+    assert b"+CGEV: NW PDN DEACT 1" in out
+    assert exchange(interp, "AT+CGACT?") == "\r\n+CGACT: 1,0\r\n\r\nOK\r\n"
+    assert [what for what, _ in net.posts if what == "traffic"] == []
