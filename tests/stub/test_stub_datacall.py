@@ -134,3 +134,16 @@ class AnswersNetwork(LocalNetwork):
 
     def attach_answer(self, iccid: str) -> dict[str, object] | None:
         return self.answer
+
+
+def test_start_commands_fed_byte_by_byte_answer_the_same() -> None:
+    for dialect, line, answer in (
+        ("simcom", "AT$QCRMCALL=1,1", "\r\n$QCRMCALL: 1,V4\r\n\r\nOK\r\n"),
+        ("quectel", "AT+QNETDEVCTL=1,1,0", "\r\nOK\r\n"),
+        ("generic", "AT+CGCONTRDP=1", '\r\n+CGCONTRDP: 1,5,"sakura","10.64.0.2.255.255.255.255"'),
+    ):
+        interp = ready(dialect)
+        if dialect == "generic":
+            exchange(interp, "AT+CGACT=1,1")
+        out = b"".join(interp.receive_data(bytes([b])) for b in (line + "\r").encode())
+        assert out.decode().startswith(answer), (dialect, out)

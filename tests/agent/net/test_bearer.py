@@ -141,3 +141,14 @@ def test_start_commands_per_dialect() -> None:
     assert [default_interface(d) for d in ("generic", "quectel", "simcom", "ublox")] == [
         "wwan0", "usb0", "wwan0", "usb0"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("wire", "expected"), VECTORS)
+def test_cgcontrdp_vectors_cut_at_every_byte(wire: bytes, expected: BearerParams) -> None:
+    for cut in range(1, len(wire)):
+
+        def at(data: bytes, cut: int = cut) -> Iterator[bytes]:
+            yield data[:cut]
+            yield data[cut:]
+
+        assert parse_cgcontrdp(answer(wire, at, expected.cid)) == (expected,), cut
