@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from firmware_stubs import Interpreter, LocalNetwork, NetworkProfile
+from firmware_stubs.cli import main as stub_main
 from firmware_stubs.dataplane import Bearer, BearerSource, DataPlaneNetwork, bearer_from_answer
 from firmware_stubs.dialects import DIALECTS
 from firmware_stubs.testing import ManualClock, exchange
@@ -147,3 +152,17 @@ def test_start_commands_fed_byte_by_byte_answer_the_same() -> None:
             exchange(interp, "AT+CGACT=1,1")
         out = b"".join(interp.receive_data(bytes([b])) for b in (line + "\r").encode())
         assert out.decode().startswith(answer), (dialect, out)
+
+
+def test_netns_must_exist_and_needs_the_emulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = str(tmp_path / "modem")
+    args = ["serve", "--link", link, "--card", str(tmp_path / "card.json")]
+    assert stub_main([*args, "--netns", "sgdv-none"]) == 2
+    assert "--netns needs --emulator" in capsys.readouterr().err
+    assert stub_main([*args, "--netns", "sgdv-none", "--emulator", "http://127.0.0.1:9"]) == 2
+    assert "no network namespace 'sgdv-none'" in capsys.readouterr().err
+    assert stub_main([*args, "--netns", "../x", "--emulator", "http://127.0.0.1:9"]) == 2
+    assert "not a network namespace name" in capsys.readouterr().err
+    assert not (tmp_path / "modem").exists()
