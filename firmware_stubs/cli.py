@@ -11,7 +11,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from firmware_stubs import netif
 from firmware_stubs.card import CardFileError, load_card
+from firmware_stubs.dataplane import DataPlaneNetwork
 from firmware_stubs.dialects import DIALECTS, is_imei
 from firmware_stubs.emulator_network import EmulatorNetwork
 from firmware_stubs.faults import Faults
@@ -121,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the emulator (http://HOST:PORT) is the radio network: it decides attaches "
         "and counts the traffic of data sessions",
     )
+    serve.add_argument(
+        "--netns",
+        metavar="NAME",
+        help="with --emulator and a data plane: the network namespace where the modem's "
+        "interface appears once a data context starts (default: the stub's own)",
+    )
     default = TrafficProfile()
     serve.add_argument(
         "--traffic-rate",
@@ -200,8 +208,14 @@ def serve(args: argparse.Namespace) -> int:
     stub = StubModem(
         card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
     )
-    network = f", network {carrier.url}" if isinstance(carrier, EmulatorNetwork) else ""
-    return _run(stub, args.link, f"a {args.dialect} modem", f"card {card_path}{network}")
+    network = ""
+    if isinstance(carrier, DataPlaneNetwork) and isinstance(carrier.inner, EmulatorNetwork):
+        network = f", network {carrier.inner.url}"
+    try:
+        return _run(stub, args.link, f"a {args.dialect} modem", f"card {card_path}{network}")
+    finally:
+        if isinstance(carrier, DataPlaneNetwork):
+            carrier.close()  # the stub is gone: no data session, no interface left
 
 
 def _serve_replay(args: argparse.Namespace) -> int:
@@ -261,10 +275,15 @@ def _carrier(args: argparse.Namespace) -> Network:
     up, down = args.traffic_rate
     traffic = TrafficProfile(rate_up=up, rate_down=down, interval=args.traffic_interval)
     if args.emulator is None:
+        if args.netns is not None:
+            raise ValueError("--netns needs --emulator (the network's data plane)")
         return LocalNetwork(AttachOutcome[(args.attach or "home").upper()])
     if args.attach is not None:
         raise ValueError("--attach and --emulator exclude each other (the emulator decides)")
-    return EmulatorNetwork(args.emulator, traffic=traffic)
+    netns = netif.check_netns(args.netns) if args.netns is not None else None
+    ifname = DIALECTS[args.dialect].netdev
+    return DataPlaneNetwork(EmulatorNetwork(args.emulator, traffic=traffic), ifname=ifname,
+                            netns=netns)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from firmware_stubs.at_syntax import CmeError, Command, CommandError, CommandKind
+from firmware_stubs.commands_data import cgcontrdp
 from firmware_stubs.replies import OK, CommandSpec, Handler, Reply, SimNeed
 from firmware_stubs.state import DENIED, REGISTERED, ModemState, PdpContext
 
@@ -230,6 +231,7 @@ NET_COMMANDS: dict[str, CommandSpec] = {
     "+CGATT": CommandSpec(cgatt),
     "+CGACT": CommandSpec(cgact, SimNeed.UNLOCKED),
     "+CGPADDR": CommandSpec(cgpaddr),
+    "+CGCONTRDP": CommandSpec(cgcontrdp, SimNeed.UNLOCKED),
     "+CGEREP": CommandSpec(cgerep),
     "D": CommandSpec(dial, SimNeed.UNLOCKED),
 }

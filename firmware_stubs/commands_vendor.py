@@ -2,8 +2,9 @@
 
 Answer formats follow the vendors' AT manuals (see docs/dialects.md for the sources):
 Quectel `+QCCID`, `+QPINC`, `+QGDCNT`; SIMCom `+CICCID` (answered `+ICCID:`), `+SPIC`;
-u-blox `+UPINCNT`, `+UGCNTRD`. The card models PIN1 and PUK1 only; PIN2 and PUK2 are
-reported with their usual initial counts (3 and 10).
+u-blox `+UPINCNT`, `+UGCNTRD`; the data-call start commands (`+QNETDEVCTL`,
+`$QCRMCALL`, `+UBMCONF`) are in `firmware_stubs.commands_data`. The card models PIN1
+and PUK1 only; PIN2 and PUK2 are reported with their usual initial counts (3 and 10).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from firmware_stubs.at_syntax import Command, CommandError, CommandKind
+from firmware_stubs.commands_data import qcrmcall, qnetdevctl, ubmconf
 from firmware_stubs.replies import OK, CommandSpec, Reply, SimNeed
 
 if TYPE_CHECKING:
@@ -110,12 +112,15 @@ QUECTEL_COMMANDS: dict[str, CommandSpec] = {
     "+QCCID": CommandSpec(qccid, SimNeed.CARD),
     "+QPINC": CommandSpec(qpinc),
     "+QGDCNT": CommandSpec(qgdcnt),
+    "+QNETDEVCTL": CommandSpec(qnetdevctl, SimNeed.UNLOCKED),
 }
 SIMCOM_COMMANDS: dict[str, CommandSpec] = {
     "+CICCID": CommandSpec(ciccid, SimNeed.CARD),
     "+SPIC": CommandSpec(spic),
+    "$QCRMCALL": CommandSpec(qcrmcall, SimNeed.UNLOCKED),
 }
 UBLOX_COMMANDS: dict[str, CommandSpec] = {
     "+UPINCNT": CommandSpec(upincnt),
     "+UGCNTRD": CommandSpec(ugcntrd),
+    "+UBMCONF": CommandSpec(ubmconf),
 }

@@ -38,6 +38,7 @@ class Dialect(Personality):
     """A module family's personality and the commands it adds or answers its own way."""
 
     commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
+    netdev: str = "wwan0"  # the host interface of the module's data function (docs/stub.md)
 
 
 DIALECTS: Mapping[str, Dialect] = MappingProxyType(
@@ -58,6 +59,7 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             unlock_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
             urcs_before_ok=True,
             commands=MappingProxyType(QUECTEL_COMMANDS),
+            netdev="usb0",  # ECM (cdc_ether), the mode +QNETDEVCTL starts
         ),
         "simcom": Dialect(
             name="simcom",
@@ -77,6 +79,7 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             revision="L0.0.00.00.05.12",
             imei=make_imei("35000004", "000004"),
             commands=MappingProxyType(UBLOX_COMMANDS),
+            netdev="usb0",  # ECM/RNDIS profile (ModemManager's ublox README)
         ),
     }
 )

@@ -39,7 +39,7 @@ T = TypeVar("T")
 _SECTIONS: Final[dict[str, frozenset[str]]] = {
     "modem": frozenset({"port", "baudrate", "check_interval_s"}),
     "sim": frozenset({"pin_file", "allow_last_attempt"}),
-    "internet": frozenset({"enabled", "apn", "cid"}),
+    "internet": frozenset({"enabled", "apn", "cid", "host", "dns_file"}),
     "usage": frozenset({"source", "iface", "interval_s", "sysfs_root"}),
     "mqtt": frozenset({"host", "port", "tls", "ca_file", "token_file", "keepalive_s"}),
     "state": frozenset({"dir"}),
@@ -91,6 +91,8 @@ class InternetConfig:
     enabled: bool = True
     apn: str | None = None
     cid: int | None = None
+    host: bool = True  # also keep the host's side: `[usage] iface`, routes, DNS
+    dns_file: Path | None = None  # where DNS goes when systemd-resolved does not run
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,8 @@ def _internet(s: _Section) -> InternetConfig:
         enabled=enabled,
         apn=apn,
         cid=s.get("cid", s.integer(1, 255), None),
+        host=s.get("host", s.flag, True),
+        dns_file=s.get("dns_file", s.path, None),
     )
 
 

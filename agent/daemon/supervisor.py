@@ -33,6 +33,7 @@ from agent.at import commands
 from agent.at.errors import AtProtocolError, ModemRebooted
 from agent.daemon.cloud import ReportingHub, StateTracker
 from agent.daemon.config import DaemonConfig
+from agent.daemon.datapath import DataPathKeeper
 from agent.daemon.keepers import ConnectionKeeper, SimKeeper
 from agent.daemon.metering import MeteringLoop, Recorder
 from agent.daemon.watcher import DEFAULT_BACKOFF, FixedPortWatcher, ModemWatcher, make_watcher
@@ -97,6 +98,12 @@ class Daemon:
         self.sim_keeper = SimKeeper(config.sim.pin)
         self.connection = ConnectionKeeper(
             config.internet.apn, wanted=config.internet.enabled, cid=config.internet.cid
+        )
+        self.datapath = DataPathKeeper(
+            enabled=config.internet.host,
+            interface=config.usage.iface,
+            state_dir=state_dir,
+            dns_file=config.internet.dns_file,
         )
         self.state = StateTracker()
         self.hub = ReportingHub(
@@ -290,6 +297,7 @@ class Daemon:
         internet = await self.connection.keep(
             connection, sim_ready=status.state == READY, registered=net.registered
         )
+        await self.datapath.keep(connection.modem, self._dialect.name, internet)
         self.state.update(sim=status.to_json(), net=net.to_json(), internet=internet.to_json())
         if new_reporter is not None:
             self.state.attach(new_reporter)
@@ -320,6 +328,8 @@ class Daemon:
         self._wake.set()
 
     def _usage_source(self) -> UsageSource | None:
+        if self.datapath.configured and self.config.usage.source == "auto":
+            return self._os_source  # the packets cross the host interface: meter it
         if self._use_modem_counters is None:
             return None  # auto, and no modem seen yet to ask
         return self._modem_source if self._use_modem_counters else self._os_source

@@ -89,6 +89,11 @@ class DataConnection:
         self._modem = modem
         self._registration = registration or RegistrationManager(modem)
 
+    @property
+    def modem(self) -> Modem:
+        """The modem this connection drives."""
+        return self._modem
+
     async def _contexts(self) -> dict[int, PdpContext]:
         response = await self._modem.command(commands.read("+CGDCONT"))
         if not response.result.ok:

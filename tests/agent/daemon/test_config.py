@@ -48,6 +48,7 @@ def test_a_good_config_and_its_defaults(
     assert not config.modem.auto
     assert config.sim.pin() == PIN
     assert config.internet.enabled
+    assert (config.internet.host, config.internet.dns_file) == (True, None)
     assert config.usage.source == "auto"
     assert config.usage.interval_s == 60.0
     assert (config.mqtt.port, config.mqtt.tls) == (1883, False)
@@ -82,6 +83,8 @@ def test_tls_defaults_to_8883_and_relative_paths_follow_the_config(
         ("internet", "apn", None, "[internet] apn"),
         ("internet", "enabled", "yes", "[internet] enabled"),
         ("internet", "cid", 0, "[internet] cid"),
+        ("internet", "host", "yes", "[internet] host"),
+        ("internet", "dns_file", 5, "[internet] dns_file"),
         ("usage", "source", "magic", "[usage] source"),
         ("usage", "iface", "../etc", "[usage] iface"),
         ("usage", "iface", "WWAN0", "[usage] iface"),

@@ -12,7 +12,15 @@ from tests.agent.net.conftest import StubFactory
 from tests.agent.sim.test_cli import simgate
 
 NET_KEYS = {"registration", "rat", "operator", "rssi_dbm"}
-INTERNET_KEYS = {"active", "cid", "apn", "ip"}
+INTERNET_KEYS = {"active", "cid", "apn", "ip", "interface", "address", "gateway", "dns",
+                 "reachable"}  # fmt: skip
+NO_HOST: dict[str, object] = {
+    "interface": None,
+    "address": None,
+    "gateway": None,
+    "dns": [],
+    "reachable": False,
+}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,8 +44,15 @@ def test_internet_on_status_off(make_stub: StubFactory, capsys: pytest.CaptureFi
         port = ["--port", stub.device_path]
         code, out, err = run(capsys, *port, "internet", "on", "--apn", "iot.example", "--json")
         assert code == 0, err
-        assert json.loads(out) == {"active": True, "cid": 1, "apn": "iot.example",
-                                   "ip": "10.64.0.2"}  # fmt: skip
+        doc = json.loads(out)
+        assert {k: doc[k] for k in INTERNET_KEYS} == {
+            "active": True, "cid": 1, "apn": "iot.example", "ip": "10.64.0.2", **NO_HOST
+        }  # fmt: skip
+        assert doc["problems"] == [
+            "the host interface was not configured: no interface 'wwan0': the modem's "
+            "network device is not up"
+        ]
+        assert "warning: the host interface was not configured" in err
         code, out, _ = run(capsys, *port, "internet", "status", "--json")
         assert set(json.loads(out)) == INTERNET_KEYS
         assert json.loads(out)["active"] is True
@@ -87,3 +102,15 @@ def test_port_missing_and_port_unreachable(capsys: pytest.CaptureFixture[str]) -
     code, _, err = run(capsys, "--port", "/dev/no-such-modem", "internet", "status")
     assert code == 5
     assert "no-such-modem" in err
+
+
+def test_netlink_stays_out_of_the_import_path_until_a_link_is_touched() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agent.cli, agent.cli.network, agent.daemon.supervisor, agent.net.datapath\n"
+        "print('pyroute2' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
