@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.api import (
     control,
+    dataplane,
     devices,
     network,
     platform_control,
@@ -29,6 +32,9 @@ from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
 from emulator.models.faults import FaultInjector
 from emulator.platform_dispatch import Dispatcher
+
+if TYPE_CHECKING:
+    from emulator.dataplane.plane import DataPlane
 
 _STEERING = "/_emulator/"
 _FAULTABLE_STEERING = "/_emulator/network/"
@@ -67,6 +73,23 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
+class PokeMiddleware:
+    """With the data plane: after each request that may change a rule (any method but
+    GET), reconcile at once instead of at the next tick."""
+
+    def __init__(self, app: ASGIApp, data_plane: DataPlane) -> None:
+        self.app = app
+        self.data_plane = data_plane
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                self.data_plane.poke()
+
+
 def create_app(
     db_path: Path | str,
     tariff_path: Path | None = None,
@@ -74,12 +97,14 @@ def create_app(
     credentials: ApiCredentials | None = None,
     backend: Backend | None = None,
     dispatch: bool = True,
+    data_plane: DataPlane | None = None,
 ) -> FastAPI:
     """The emulator app over the SQLite database at `db_path` (created if missing).
 
     `credentials` default to the pair stored in the database (made on first use); the
     CLI passes the environment's pair. A given `backend` is used (and not closed). With
-    `dispatch`, the platform's outbox is drained while the app runs (its lifespan).
+    `dispatch`, the platform's outbox is drained while the app runs (its lifespan). A
+    `data_plane` (built by the caller, who also removes it) is reconciled while it runs.
     """
     owned = backend is None
     backend = backend or Backend(db_path)
@@ -91,9 +116,14 @@ def create_app(
         app.state.dispatcher = dispatcher
         if dispatch:
             await dispatcher.start()
+        reconcile = None if data_plane is None else asyncio.create_task(data_plane.run())
         try:
             yield
         finally:
+            if reconcile is not None:
+                reconcile.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconcile
             await dispatcher.stop()
             if owned:
                 backend.close()
@@ -108,6 +138,7 @@ def create_app(
     app.state.backend = backend
     app.state.credentials = creds
     app.state.tariff_path = tariff_path
+    app.state.dataplane = data_plane
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
     for module in (
@@ -116,6 +147,7 @@ def create_app(
         sakura_gateways,
         network,
         control,
+        dataplane,
         devices,
         platform_projects,
         platform_messages,
@@ -125,4 +157,6 @@ def create_app(
     ):
         app.include_router(module.router)
     app.add_middleware(FaultMiddleware, faults=backend.faults)
+    if data_plane is not None:
+        app.add_middleware(PokeMiddleware, data_plane=data_plane)
     return app

@@ -83,6 +83,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="send SIGHUP to the pid in FILE after rewriting the files (mosquitto reloads)",
     )
+    serve.add_argument(
+        "--data-plane",
+        action="store_true",
+        help="also build the mobile gateways' data plane: network namespaces that route, "
+        "count and cut the SIMs' real packets (needs root or CAP_NET_ADMIN; see "
+        "docs/dataplane.md)",
+    )
+    serve.add_argument(
+        "--data-plane-prefix",
+        default="sg",
+        metavar="PREFIX",
+        help="first letters of every namespace the data plane makes (default sg; the rest "
+        "is a hash of the database path)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     config = sub.add_parser(
         "mosquitto-config",
@@ -188,6 +202,7 @@ def serve(args: argparse.Namespace) -> int:
             args.mqtt, http.host if http.host not in ("0.0.0.0", "::") else "127.0.0.1"
         )
         _check_tariff(args.tariff)
+        _check_data_plane(args)
     except (EmulatorError, ValueError) as exc:
         print(f"simgate emulator: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -197,6 +212,12 @@ def serve(args: argparse.Namespace) -> int:
         backend = Backend(db_path)
     except Exception as exc:  # sqlite3.Error, OSError: a bad or unreadable file
         print(f"simgate emulator: cannot open the database {db_path}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        plane = _start_data_plane(args, backend, db_path)
+    except EmulatorError as exc:
+        backend.close()
+        print(f"simgate emulator: {exc.message}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     try:
         creds = api_credentials(
@@ -215,7 +236,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"simgate emulator: cannot listen on {http.host}:{http.port}: {exc}", file=sys.stderr)
         return ExitCode.UNREACHABLE
     port = sock.getsockname()[1]
-    app = create_app(db_path, args.tariff, credentials=creds, backend=backend)
+    app = create_app(db_path, args.tariff, credentials=creds, backend=backend, data_plane=plane)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     broker = EmbeddedBroker(mqtt.host, mqtt.port, backend) if mqtt.embedded else None
@@ -253,6 +274,9 @@ def serve(args: argparse.Namespace) -> int:
             "access_token": creds.token,
             "access_token_secret": creds.secret,
             "credentials_source": creds.source,
+            "data_plane": None
+            if plane is None
+            else {"instance": plane.names.instance, "internet": plane.info()["internet"]["url"]},
         }
         config = uvicorn.Config(
             app,
@@ -280,7 +304,41 @@ def serve(args: argparse.Namespace) -> int:
         return ExitCode.OK
     finally:
         sock.close()
+        if plane is not None:
+            plane.stop()
         backend.close()
+
+
+def _check_data_plane(args: argparse.Namespace) -> None:
+    """`--data-plane` needs privileges and tools; refuse early, saying which."""
+    if not args.data_plane:
+        return
+    from emulator.dataplane import naming, system
+
+    naming.check_prefix(args.data_plane_prefix)
+    missing = system.missing_requirements()
+    if missing:
+        raise EmulatorError(missing)
+
+
+def _start_data_plane(args: argparse.Namespace, backend: Any, db_path: Path) -> Any:
+    """The data plane, built (after removing what a crashed run left), or None."""
+    if not args.data_plane:
+        return None
+    from emulator.dataplane.naming import Names, instance_name
+    from emulator.dataplane.plane import DataPlane
+
+    plane = DataPlane(backend, Names(instance_name(db_path, args.data_plane_prefix)))
+    try:
+        removed = plane.start()
+    except Exception as exc:
+        plane.stop()
+        raise EmulatorError(f"cannot build the data plane: {exc}") from exc
+    if removed:
+        logging.getLogger(__name__).warning(
+            "data plane: removed what an earlier run left: %s", ", ".join(removed)
+        )
+    return plane
 
 
 def _external_ingest(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
@@ -360,6 +418,14 @@ def _announce(info: dict[str, Any], *, as_json: bool) -> None:
         f"  OpenAPI:          {info['openapi']}",
         f"  MQTT:             {info['mqtt']} ({kind})",
         f"  database:         {info['db']}",
+        *(
+            [
+                f"  data plane:       {info['data_plane']['instance']}-* namespaces, internet host "
+                f"{info['data_plane']['internet']}"
+            ]
+            if info.get("data_plane")
+            else []
+        ),
         f"  access token:     {info['access_token']}",
         f"  access secret:    {info['access_token_secret']}   ({info['credentials_source']})",
         "  e.g. SAKURACLOUD_ACCESS_TOKEN=<token> SAKURACLOUD_ACCESS_TOKEN_SECRET=<secret> "
