@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pyroute2 import IPRoute
 
-from emulator.dataplane import links
+from emulator.dataplane import links, system
 from emulator.dataplane.topology import host_processes
 
 PREFIX = "sgdp"
@@ -154,8 +154,9 @@ class Device:
 
 def gateway_counters(namespace: str, table: str) -> dict[str, int]:
     """The named counters in the gateway's table, read with nft (bytes by name)."""
+    ip, nft = system.tool("ip") or "ip", system.tool("nft") or "nft"
     out = subprocess.run(
-        ["ip", "netns", "exec", namespace, "nft", "-j", "list", "counters", "table", "ip", table],
+        [ip, "netns", "exec", namespace, nft, "-j", "list", "counters", "table", "ip", table],
         capture_output=True,
         text=True,
         check=True,
