@@ -246,7 +246,8 @@ def _after_count(
     """Add `carried` to the session's bytes and cut the session when it crossed the
     account's threshold (Decision §47)."""
     session_bytes = sim.session_bytes + carried
-    db.execute("UPDATE sims SET session_bytes = ? WHERE id = ?", (session_bytes, sim.id))
+    if carried:  # the data plane asks every tick; an idle one writes nothing
+        db.execute("UPDATE sims SET session_bytes = ? WHERE id = ?", (session_bytes, sim.id))
     row = db.one("SELECT session_cut_bytes FROM account WHERE id = 1")
     limit: int | None = None if row is None or row[0] is None else int(row[0])
     cut = limit is not None and (session_bytes > limit or quota_spent)

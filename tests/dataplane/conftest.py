@@ -1,5 +1,6 @@
-"""The data plane tests need root (network namespaces, veth, nftables): in CI they must
-run and fail loudly without it; elsewhere they skip saying why."""
+"""The data plane tests that move packets need root (network namespaces, veth, nftables):
+in CI they must run and fail loudly without it; elsewhere they skip saying why. The
+`machine` fixture says so; the tests of pure parts run anywhere."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def _missing() -> str | None:
     return system.missing_requirements()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def data_plane_machine() -> Iterator[None]:
+@pytest.fixture(scope="session")
+def machine() -> Iterator[None]:
     """Fail (CI) or skip (elsewhere) without root and tools; remove the leftovers of this
     suite's prefix before and after."""
     missing = _missing()
@@ -35,7 +36,7 @@ def data_plane_machine() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
+def plane(machine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
     """One emulator with `--data-plane` for the module, reset before each test."""
     with start_plane(tmp_path_factory.mktemp("dp") / "emulator.db") as p:
         yield p
@@ -50,6 +51,6 @@ def dp(plane: Plane) -> Iterator[Plane]:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def db_path(machine: None, tmp_path: Path) -> Path:
     """A fresh database path for a test's own emulator."""
     return tmp_path / "emulator.db"

@@ -84,7 +84,9 @@ def test_dataplane_sigkill_then_restart_removes_the_leftovers(db_path: Path) -> 
         live.stop(proc)
 
 
-def test_dataplane_two_emulators_on_one_machine_never_collide(tmp_path: Path) -> None:
+def test_dataplane_two_emulators_on_one_machine_never_collide(
+    machine: None, tmp_path: Path
+) -> None:
     assert instance_name(tmp_path / "a.db", PREFIX) != instance_name(tmp_path / "b.db", PREFIX)
     assert instance_name(tmp_path / "a.db", PREFIX) == instance_name(tmp_path / "a.db", PREFIX)
     with start_plane(tmp_path / "a.db") as a, start_plane(tmp_path / "b.db") as b:
