@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PERIOD = 0.25  # seconds between reconciles (the contract asks for <= 0.5)
 _BUILD_RETRY = 5.0
+LINK_CHECK_TICKS = 4  # look for links that vanished every 4th reconcile
 
 
 def _refuse(reason: str) -> Decision:
@@ -74,6 +75,7 @@ class DataPlane:
         self._bindings: dict[str, Binding] = {}
         self._failed_builds: dict[str, float] = {}
         self._poked: asyncio.Event | None = None
+        self._ticks: dict[str, int] = {}
         backend.on_reset(self.reset)
 
     # life cycle
@@ -241,12 +243,11 @@ class DataPlane:
         ):
             network.session(iccid, False)
             return _refuse("address_in_use")
-        with self._backend.store.transaction() as db:
-            row = db.one("SELECT session_cut_bytes FROM account WHERE id = 1")
-            carried = db.one("SELECT session_bytes FROM sims WHERE id = ?", (sim.id,))
-        limit = None if row is None or row["session_cut_bytes"] is None else int(row[0])
-        if limit is not None and carried is not None:
-            limit = max(limit - int(carried[0]), 0)
+        limit = self._backend.account.get().session_cut_bytes
+        if limit is not None:  # what this session already carried counts towards it
+            with self._backend.store.transaction() as db:
+                now = find_by_iccid(db, iccid)
+            limit = max(limit - (0 if now is None else now.session_bytes), 0)
         binding = Binding(iccid, sim.id, pieces.gateway_id, address, ifname, limit is not None)
         table = self.names.table
         try:
@@ -288,14 +289,39 @@ class DataPlane:
         except nft.NftError as exc:
             log.warning("data plane: cannot read gateway %s: %s", gateway_id, exc)
             return
+        present = self._links_if_due(pieces)
         keep: list[tuple[Binding, Decision]] = []
         for binding in bindings:
+            if present is not None and binding.ifname not in present:
+                # The modem's end is gone (its namespace or the stub died without a
+                # session down): the radio link is lost, the session ends.
+                self._finish(binding, delete_link=True)
+                self._end_session(binding.iccid, "link_lost")
+                continue
             decision = self._settle(binding, state)
             if decision.accepted and not decision.session_cut:
                 keep.append((binding, decision))
             else:
                 self._finish(binding, delete_link=False)
         self._set_members(pieces, keep, state)
+
+    def _links_if_due(self, pieces: GatewayPieces) -> set[str] | None:
+        """The gateway namespace's links, about once a second (None between)."""
+        self._ticks[pieces.gateway_id] = self._ticks.get(pieces.gateway_id, 0) + 1
+        if self._ticks[pieces.gateway_id] % LINK_CHECK_TICKS:
+            return None
+        try:
+            return links.links(pieces.namespace)
+        except links.LinkError as exc:
+            log.warning("data plane: cannot list the links of %s: %s", pieces.gateway_id, exc)
+            return None
+
+    def _end_session(self, iccid: str, reason: str) -> None:
+        now = self._backend.clock.now()
+        with self._backend.store.transaction() as db:
+            sim = find_by_iccid(db, iccid)
+            if sim is not None:
+                sessions.end_session(db, now, sim.id, reason)
 
     def _settle(self, binding: Binding, state: nft.TableState) -> Decision:
         """Hand the counters' growth since the last read to the model."""

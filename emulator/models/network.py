@@ -249,7 +249,8 @@ def _after_count(
     if carried:  # the data plane asks every tick; an idle one writes nothing
         db.execute("UPDATE sims SET session_bytes = ? WHERE id = ?", (session_bytes, sim.id))
     row = db.one("SELECT session_cut_bytes FROM account WHERE id = 1")
-    limit: int | None = None if row is None or row[0] is None else int(row[0])
+    cut_bytes = None if row is None else row["session_cut_bytes"]
+    limit: int | None = None if cut_bytes is None else int(cut_bytes)
     cut = limit is not None and (session_bytes > limit or quota_spent)
     if cut:
         db.execute("UPDATE sims SET session_up = 0, session_cut = 1 WHERE id = ?", (sim.id,))

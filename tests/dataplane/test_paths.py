@@ -151,3 +151,15 @@ def test_contracts_s4_dataplane_listing(dp: Plane) -> None:
 def test_contracts_s4_dataplane_listing_needs_credentials(dp: Plane) -> None:
     response = dp.cloud.steer.get("/_emulator/dataplane", auth=("wrong", "wrong"))
     assert response.status_code == 401
+
+
+def test_dataplane_link_lost_ends_the_session_and_bills_its_bytes(dp: Plane) -> None:
+    sim = dp.cloud.sim(switch=True)
+    device, _ = dp.connect(sim)
+    internet, _ = dp.urls()
+    assert reachable(device, f"{internet}/bytes/200000")
+    device.unplug()  # the stub died without a session down; its pair went with it
+    within(3.0, lambda: ("DOWN", "link_lost") in dp.cloud.session_log(sim))
+    up, down = dp.cloud.traffic_status(sim)
+    assert down > 200_000
+    assert up > 0
