@@ -1,6 +1,7 @@
 """The gateway's nftables table: forwarding allowed per SIM by two sets (closed network,
 internet), named counters per SIM and direction, a named quota per SIM for the
-heavy-traffic cut (001 §47.1(2)), and NAT towards the internet.
+heavy-traffic cut (001 §47.1(2)), a gateway-wide rate limit for traffic monitoring's
+shaping, and NAT towards the internet.
 
 The control path runs the `nft` tool inside the gateway namespace (text scripts in, JSON
 out); packets never leave the kernel. A SIM's packets pass only when its link and address
@@ -38,6 +39,7 @@ table ip {table} {{
   map up {{ type ipv4_addr : counter; }}
   map down {{ type ipv4_addr : counter; }}
   map cut {{ type ipv4_addr : quota; }}
+  map shape {{ type ipv4_addr : limit; }}
   chain forward {{
     type filter hook forward priority filter; policy drop;
     iifname {{ "{wan}", "{lan}" }} goto downlink
@@ -48,6 +50,7 @@ table ip {table} {{
     oifname "{wan}" ip saddr @{INTERNET} goto up_pass
   }}
   chain up_pass {{
+    limit name ip saddr map @shape drop
     quota name ip saddr map @cut drop
     counter name ip saddr map @up accept
   }}
@@ -56,6 +59,7 @@ table ip {table} {{
     iifname "{wan}" ip daddr @{INTERNET} goto down_pass
   }}
   chain down_pass {{
+    limit name ip daddr map @shape drop
     quota name ip daddr map @cut drop
     counter name ip daddr map @down accept
   }}
@@ -130,12 +134,20 @@ def bind_script(table: str, key: str, ifname: str, address: str, cut_bytes: int 
 
 
 def unbind_lines(
-    table: str, key: str, ifname: str, address: str, members: set[str], has_quota: bool
+    table: str,
+    key: str,
+    ifname: str,
+    address: str,
+    members: set[str],
+    has_quota: bool,
+    shaped: bool = False,
 ) -> list[str]:
     """Commands that remove one SIM's session: out of its sets, its map entries, its
     counters and quota (elements before the objects they name)."""
     up, down, quota = counter_names(key)
     lines = [f"delete element ip {table} {s} {{ {address} }}" for s in sorted(members)]
+    if shaped:
+        lines.append(f"delete element ip {table} shape {{ {address} }}")
     lines += [
         f'delete element ip {table} bound {{ "{ifname}" . {address} }}',
         f"delete element ip {table} up {{ {address} }}",
@@ -157,6 +169,34 @@ def membership_script(table: str, changes: list[tuple[str, str, bool]]) -> str:
     )
 
 
+def limit_name(kbps: int) -> str:
+    """The gateway-wide rate limit object for a bandwidth (traffic monitoring's shaping)."""
+    return f"lim_{kbps}"
+
+
+def limit_script(table: str, kbps: int) -> str:
+    """Create the limit object: packets over `kbps` kilobits per second (all the gateway's
+    shaped SIMs share it) are dropped. The kernel's bucket holds a second at the rate plus
+    the burst, which is at least two 64 KiB offload packets."""
+    rate = max(kbps * 1000 // 8, 1)
+    burst = max(rate, 2 * 65_536)
+    return (
+        f"add limit ip {table} {limit_name(kbps)} "
+        f"{{ rate over {rate} bytes/second burst {burst} bytes }}\n"
+    )
+
+
+def shape_script(table: str, changes: list[tuple[str, int | None, int | None]]) -> str:
+    """Move addresses between limits: (address, old kbps or None, new kbps or None)."""
+    lines = []
+    for address, old, new in changes:
+        if old is not None:
+            lines.append(f"delete element ip {table} shape {{ {address} }}")
+        if new is not None:
+            lines.append(f'add element ip {table} shape {{ {address} : "{limit_name(new)}" }}')
+    return "".join(line + "\n" for line in lines)
+
+
 @dataclass
 class TableState:
     """What the kernel holds: counter bytes, quota use and set members."""
@@ -164,6 +204,7 @@ class TableState:
     counters: dict[str, int] = field(default_factory=dict)
     quotas: dict[str, tuple[int, int]] = field(default_factory=dict)  # name: (used, limit)
     sets: dict[str, set[str]] = field(default_factory=dict)
+    limits: set[str] = field(default_factory=set)
 
     def quota_spent(self, key: str) -> bool:
         """True once the SIM's quota dropped a packet (its bytes reached the limit + 1)."""
@@ -191,6 +232,8 @@ def parse(doc: dict[str, Any]) -> TableState:
         elif "quota" in item:
             quota = item["quota"]
             state.quotas[str(quota["name"])] = (int(quota.get("used", 0)), int(quota["bytes"]))
+        elif "limit" in item:
+            state.limits.add(str(item["limit"]["name"]))
         elif "set" in item and item["set"].get("name") in (CLOSED, INTERNET):
             entry = item["set"]
             state.sets[str(entry["name"])] = {

@@ -54,6 +54,7 @@ class Binding:
     has_quota: bool
     counted_up: int = 0
     counted_down: int = 0
+    shaped_kbps: int | None = None
 
     @property
     def key(self) -> str:
@@ -265,6 +266,7 @@ class DataPlane:
             return _refuse("no_link")
         self._bindings[iccid] = binding
         self._set_members(pieces, [(binding, decision)], nft.TableState())
+        self._shape(pieces, [(binding, decision)])
         return decision
 
     def _session_down(self, iccid: str) -> Decision:
@@ -304,6 +306,28 @@ class DataPlane:
             else:
                 self._finish(binding, delete_link=False)
         self._set_members(pieces, keep, state)
+        self._shape(pieces, keep)
+
+    def _shape(self, pieces: GatewayPieces, wanted: list[tuple[Binding, Decision]]) -> None:
+        """Traffic monitoring's shaping: while the model says the gateway is shaped, its
+        sessions share one kernel rate limit of `bandwidth_limit_in_kbps`."""
+        rate = None
+        if any(decision.shaped for _, decision in wanted):
+            config = self._backend.gateways.get(None, pieces.gateway_id).traffic_config
+            if config is not None and config.bandwidth_limit_in_kbps > 0:
+                rate = config.bandwidth_limit_in_kbps
+        changes = [(b.address, b.shaped_kbps, rate) for b, _ in wanted if b.shaped_kbps != rate]
+        if not changes:
+            return
+        table = self.names.table
+        script = "" if rate is None else nft.limit_script(table, rate)
+        try:
+            nft.apply(pieces.namespace, script + nft.shape_script(table, changes))
+        except nft.NftError as exc:
+            log.warning("data plane: cannot shape gateway %s: %s", pieces.gateway_id, exc)
+            return
+        for binding, _ in wanted:
+            binding.shaped_kbps = rate
 
     def _links_if_due(self, pieces: GatewayPieces) -> set[str] | None:
         """The gateway namespace's links, about once a second (None between)."""
@@ -385,7 +409,13 @@ class DataPlane:
             log.warning("data plane: last read of %s failed: %s", binding.iccid, exc)
         self._settle(binding, state)
         lines = nft.unbind_lines(
-            table, binding.key, binding.ifname, binding.address, set(), binding.has_quota
+            table,
+            binding.key,
+            binding.ifname,
+            binding.address,
+            set(),
+            binding.has_quota,
+            binding.shaped_kbps is not None,
         )
         try:
             nft.apply(ns, "\n".join(lines) + "\n")
