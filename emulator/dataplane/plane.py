@@ -94,16 +94,19 @@ class DataPlane:
     def stop(self) -> None:
         """Count what every session forwarded, end the sessions, remove everything."""
         with self._lock:
-            for binding in list(self._bindings.values()):
-                self._finish(binding, delete_link=True)
-            self._end_all_sessions("data_plane_stopped")
-            self.topology.remove_all()
+            try:
+                for binding in list(self._bindings.values()):
+                    self._finish(binding, delete_link=True)
+                self._end_all_sessions("data_plane_stopped")
+            finally:
+                self.topology.remove_all()
 
     def reset(self) -> None:
         """After `/_emulator/reset`: remove everything, then build the internet anew."""
         with self._lock:
             self._bindings.clear()
             self._failed_builds.clear()
+            self._ticks.clear()
             self.topology.remove_all()
             self.topology.build_internet()
 
