@@ -111,6 +111,11 @@ def test_dataplane_needs_privileges_exit_2(tmp_path: Path) -> None:
         for cap in range(64):
             libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
 
+    probe = [sys.executable, "-c", "print(open('/proc/self/status').read())"]
+    status = subprocess.run(
+        probe, preexec_fn=drop, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "CapEff:\t0000000000000000" in status, "could not drop the capabilities"
     done = subprocess.run(
         cmd, preexec_fn=drop, capture_output=True, text=True, timeout=60, check=False
     )
