@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.api import (
     control,
+    dataplane,
     devices,
     network,
     platform_control,
@@ -33,6 +35,9 @@ from emulator.errors import EmulatorError
 from emulator.models.credentials import ApiCredentials, api_credentials
 from emulator.models.faults import FaultInjector
 from emulator.platform_dispatch import Dispatcher
+
+if TYPE_CHECKING:
+    from emulator.dataplane.plane import DataPlane
 
 _STEERING = "/_emulator/"
 _FAULTABLE_STEERING = "/_emulator/network/"
@@ -71,6 +76,23 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
+class PokeMiddleware:
+    """With the data plane: after each request that may change a rule (any method but
+    GET), reconcile at once instead of at the next tick."""
+
+    def __init__(self, app: ASGIApp, data_plane: DataPlane) -> None:
+        self.app = app
+        self.data_plane = data_plane
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                self.data_plane.poke()
+
+
 def create_app(
     db_path: Path | str,
     tariff_path: Path | None = None,
@@ -80,6 +102,7 @@ def create_app(
     dispatch: bool = True,
     auth_required: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    data_plane: DataPlane | None = None,
 ) -> FastAPI:
     """The emulator app over the SQLite database at `db_path` (created if missing).
 
@@ -87,7 +110,8 @@ def create_app(
     CLI passes the environment's pair. Every route but `/openapi.json` needs them
     (`emulator.api.guard`) unless `auth_required` is False; a body over `max_body_bytes`
     gets 413 unread. A given `backend` is used (and not closed). With `dispatch`, the
-    platform's outbox is drained while the app runs (its lifespan).
+    platform's outbox is drained while the app runs (its lifespan). A `data_plane` (built
+    by the caller, who also removes it) is reconciled while it runs.
     """
     owned = backend is None
     backend = backend or Backend(db_path)
@@ -99,9 +123,14 @@ def create_app(
         app.state.dispatcher = dispatcher
         if dispatch:
             await dispatcher.start()
+        reconcile = None if data_plane is None else asyncio.create_task(data_plane.run())
         try:
             yield
         finally:
+            if reconcile is not None:
+                reconcile.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconcile
             await dispatcher.stop()
             if owned:
                 backend.close()
@@ -119,6 +148,7 @@ def create_app(
     app.state.credentials = creds
     app.state.guard = GuardSettings(auth_required, max_body_bytes)
     app.state.tariff_path = tariff_path
+    app.state.dataplane = data_plane
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
     for module in (
@@ -127,6 +157,7 @@ def create_app(
         sakura_gateways,
         network,
         control,
+        dataplane,
         devices,
         platform_projects,
         platform_messages,
@@ -145,6 +176,8 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(FaultMiddleware, faults=backend.faults)
+    if data_plane is not None:
+        app.add_middleware(PokeMiddleware, data_plane=data_plane)
     app.add_middleware(SakuraCompat)
     app.add_middleware(Guard, credentials=creds, settings=app.state.guard)  # outermost
     return app

@@ -3,6 +3,7 @@ and the tests drive."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from emulator.clock import VirtualClock
@@ -40,6 +41,11 @@ class Backend:
         self.platform = Platform(self.store, self.clock)
         self.sms = Sms(self.store, self.clock)
         self.devices.add_handler(self.platform.messages.handle_mqtt)
+        self._reset_hooks: list[Callable[[], None]] = []
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every reset (the data plane removes what it built)."""
+        self._reset_hooks.append(hook)
 
     def reset(self) -> None:
         """Forget every SIM, card, gateway, switch, project, SMS, event and setting; keep the API
@@ -49,6 +55,8 @@ class Backend:
         self.faults.clear()
         self.sims.notify()
         self.platform.outbox.signal.bump()
+        for hook in self._reset_hooks:
+            hook()
 
     def close(self) -> None:
         """Close the database."""

@@ -118,6 +118,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve on a non-loopback address without TLS or without credentials (warned)",
     )
+    serve.add_argument(
+        "--data-plane",
+        action="store_true",
+        help="also build the mobile gateways' data plane: network namespaces that route, "
+        "count and cut the SIMs' real packets (needs root or CAP_NET_ADMIN; see "
+        "docs/dataplane.md)",
+    )
+    serve.add_argument(
+        "--data-plane-prefix",
+        default="sg",
+        metavar="PREFIX",
+        help="first letters of every namespace the data plane makes (default sg; the rest "
+        "is a hash of the database path)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     config = sub.add_parser(
         "mosquitto-config",
@@ -238,6 +252,7 @@ def serve(args: argparse.Namespace) -> int:
             raise EmulatorError(f"--max-body-bytes must be 1 to {1 << 40}, not {max_body}")
         tls = _tls(args)
         warning = check_bind(http.host, auth_required, tls is not None, args.allow_insecure_bind)
+        _check_data_plane(args)
     except (EmulatorError, ValueError) as exc:
         print(f"simgate emulator: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -256,6 +271,12 @@ def serve(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     if backend.clock.problem:
         print(f"simgate emulator: WARNING: {backend.clock.problem}", file=sys.stderr)
+    try:
+        plane = _start_data_plane(args, backend, db_path)
+    except EmulatorError as exc:
+        backend.close()
+        print(f"simgate emulator: {exc.message}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     try:
         creds = api_credentials(
             backend.store,
@@ -280,6 +301,7 @@ def serve(args: argparse.Namespace) -> int:
         backend=backend,
         auth_required=auth_required,
         max_body_bytes=max_body,
+        data_plane=plane,
     )
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("amqtt").setLevel(logging.WARNING)
@@ -320,6 +342,9 @@ def serve(args: argparse.Namespace) -> int:
             "credentials_source": creds.source,
             "auth": auth_required,
             "max_body_bytes": max_body,
+            "data_plane": None
+            if plane is None
+            else {"instance": plane.names.instance, "internet": plane.info()["internet"]["url"]},
         }
         config = uvicorn.Config(
             app,
@@ -349,7 +374,41 @@ def serve(args: argparse.Namespace) -> int:
         return ExitCode.OK
     finally:
         sock.close()
+        if plane is not None:
+            plane.stop()
         backend.close()
+
+
+def _check_data_plane(args: argparse.Namespace) -> None:
+    """`--data-plane` needs privileges and tools; refuse early, saying which."""
+    if not args.data_plane:
+        return
+    from emulator.dataplane import naming, system
+
+    naming.check_prefix(args.data_plane_prefix)
+    missing = system.missing_requirements()
+    if missing:
+        raise EmulatorError(missing)
+
+
+def _start_data_plane(args: argparse.Namespace, backend: Any, db_path: Path | str) -> Any:
+    """The data plane, built (after removing what a crashed run left), or None."""
+    if not args.data_plane:
+        return None
+    from emulator.dataplane.naming import Names, instance_name
+    from emulator.dataplane.plane import DataPlane
+
+    plane = DataPlane(backend, Names(instance_name(db_path, args.data_plane_prefix)))
+    try:
+        removed = plane.start()
+    except Exception as exc:
+        plane.stop()
+        raise EmulatorError(f"cannot build the data plane: {exc}") from exc
+    if removed:
+        logging.getLogger(__name__).warning(
+            "data plane: removed what an earlier run left: %s", ", ".join(removed)
+        )
+    return plane
 
 
 def _external_ingest(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
@@ -489,6 +548,14 @@ def _announce(info: dict[str, Any], *, as_json: bool) -> None:
         f"  OpenAPI:          {info['openapi']}",
         f"  MQTT:             {info['mqtt']} ({kind})",
         f"  database:         {info['db']}",
+        *(
+            [
+                f"  data plane:       {info['data_plane']['instance']}-* namespaces, internet host "
+                f"{info['data_plane']['internet']}"
+            ]
+            if info.get("data_plane")
+            else []
+        ),
         f"  access token:     {info['access_token']}",
         f"  access secret:    {info['access_token_secret']}   ({info['credentials_source']})",
         "  auth:             "

@@ -35,6 +35,9 @@ REASONS = {
     "not_attached": "the device has not attached",
     "no_session": "no data session is up",
     "session_cut": "the session was cut for heavy traffic (001 §47.1(2))",
+    "no_link": "the modem's link is not in the gateway's namespace (data plane)",
+    "address_in_use": "another session on the gateway holds this address (data plane)",
+    "measured_by_gateway": "the gateway measures this session's traffic itself (data plane)",
 }
 
 
@@ -172,49 +175,104 @@ class Network:
                 return _refuse("session_cut" if sim.session_cut else "no_session")
             decision = usability(db, sim, sim.connected_imei, now)
             if not decision.accepted:
-                sessions.end_session(db, now, sim.id, decision.reason or "refused")
-                sessions.log(
-                    db,
-                    now,
-                    sim.id,
-                    sessions.REJECTED,
-                    gateway_id=sim.gateway_id,
-                    reason=decision.reason,
-                    imei=sim.connected_imei,
-                    imsi=sim.imsi,
-                )
+                _end_refused(db, now, sim, decision)
                 return decision
             assert sim.gateway_id is not None
-            gw = load_gateway(db, None, sim.gateway_id)
-            traffic.add(db, now, sim.id, gw.id, up, down)
+            _count(db, now, sim, sim.gateway_id, up, down)
+            return _after_count(db, now, sim, sim.gateway_id, up + down, decision, False)
+
+    def gateway_traffic(
+        self, iccid: str, gateway_id: str, up: int, down: int, *, quota_spent: bool = False
+    ) -> Decision:
+        """The gateway's data plane forwarded `up`/`down` bytes for the SIM since its last
+        read: they are counted and billed whatever the session's state now (the kernel
+        already carried them), then the usability rules are applied to the session, and
+        the heavy-traffic cut (§47.1(2)) when the bytes crossed the threshold or the
+        gateway's quota dropped a packet (`quota_spent`). The answer says which networks
+        the session may use now; not accepted or `session_cut` means it is over."""
+        now = self._clock.now()
+        with self._store.transaction() as db:
+            sim = find_by_iccid(db, iccid)
+            if sim is None:
+                return _refuse("not_registered")
             if up + down > 0:
-                events.append(db, now, "traffic", iccid=sim.iccid, up=up, down=down)
-            traffic.notify_if_over(db, gw.id, gw.traffic_config, now)
-            session_bytes = sim.session_bytes + up + down
-            db.execute("UPDATE sims SET session_bytes = ? WHERE id = ?", (session_bytes, sim.id))
-            row = db.one("SELECT session_cut_bytes FROM account WHERE id = 1")
-            limit = None if row is None else row["session_cut_bytes"]
-            cut = limit is not None and session_bytes > int(limit)
-            if cut:
-                db.execute(
-                    "UPDATE sims SET session_up = 0, session_cut = 1 WHERE id = ?", (sim.id,)
-                )
-                sessions.log(
-                    db,
-                    now,
-                    sim.id,
-                    sessions.CUT,
-                    gateway_id=gw.id,
-                    reason=f"session carried {session_bytes} bytes, over {limit}",
-                    imei=sim.connected_imei,
-                    imsi=sim.imsi,
-                )
-            shaped = traffic.quota_state(db, gw.id, gw.traffic_config, now) == "shaped"
-            return Decision(
-                accepted=True,
-                closed_network=decision.closed_network,
-                internet=decision.internet,
-                ip=decision.ip,
-                shaped=shaped,
-                session_cut=cut,
-            )
+                _count(db, now, sim, gateway_id, up, down)
+            if not sim.session_up:
+                return _refuse("session_cut" if sim.session_cut else "no_session")
+            decision = usability(db, sim, sim.connected_imei, now)
+            if not decision.accepted:
+                _end_refused(db, now, sim, decision)
+                return decision
+            return _after_count(db, now, sim, gateway_id, up + down, decision, quota_spent)
+
+
+def _count(db: Tx, now: datetime, sim: Sim, gateway_id: str, up: int, down: int) -> None:
+    """Count traffic for the SIM and gateway, and log it for billing."""
+    gw = load_gateway(db, None, gateway_id) if _gateway_exists(db, gateway_id) else None
+    traffic.add(db, now, sim.id, gateway_id, up, down)
+    if up + down > 0:
+        events.append(db, now, "traffic", iccid=sim.iccid, up=up, down=down)
+    if gw is not None:
+        traffic.notify_if_over(db, gw.id, gw.traffic_config, now)
+
+
+def _gateway_exists(db: Tx, gateway_id: str) -> bool:
+    return db.one("SELECT 1 FROM gateways WHERE id = ?", (gateway_id,)) is not None
+
+
+def _end_refused(db: Tx, now: datetime, sim: Sim, decision: Decision) -> None:
+    sessions.end_session(db, now, sim.id, decision.reason or "refused")
+    sessions.log(
+        db,
+        now,
+        sim.id,
+        sessions.REJECTED,
+        gateway_id=sim.gateway_id,
+        reason=decision.reason,
+        imei=sim.connected_imei,
+        imsi=sim.imsi,
+    )
+
+
+def _after_count(
+    db: Tx,
+    now: datetime,
+    sim: Sim,
+    gateway_id: str,
+    carried: int,
+    decision: Decision,
+    quota_spent: bool,
+) -> Decision:
+    """Add `carried` to the session's bytes and cut the session when it crossed the
+    account's threshold (Decision §47)."""
+    session_bytes = sim.session_bytes + carried
+    if carried:  # the data plane asks every tick; an idle one writes nothing
+        db.execute("UPDATE sims SET session_bytes = ? WHERE id = ?", (session_bytes, sim.id))
+    row = db.one("SELECT session_cut_bytes FROM account WHERE id = 1")
+    cut_bytes = None if row is None else row["session_cut_bytes"]
+    limit: int | None = None if cut_bytes is None else int(cut_bytes)
+    cut = limit is not None and (session_bytes > limit or quota_spent)
+    if cut:
+        db.execute("UPDATE sims SET session_up = 0, session_cut = 1 WHERE id = ?", (sim.id,))
+        sessions.log(
+            db,
+            now,
+            sim.id,
+            sessions.CUT,
+            gateway_id=gateway_id,
+            reason=f"session carried {session_bytes} bytes, over {limit}"
+            if limit is not None and session_bytes > limit
+            else f"session carried {session_bytes} bytes; the next packet would pass {limit}",
+            imei=sim.connected_imei,
+            imsi=sim.imsi,
+        )
+    gw = load_gateway(db, None, gateway_id)
+    shaped = traffic.quota_state(db, gw.id, gw.traffic_config, now) == "shaped"
+    return Decision(
+        accepted=True,
+        closed_network=decision.closed_network,
+        internet=decision.internet,
+        ip=decision.ip,
+        shaped=shaped,
+        session_cut=cut,
+    )
