@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -20,6 +21,7 @@ from typing import Protocol
 import serial
 
 from agent.at.errors import ModemUnavailable
+from agent.modem.ownership import BadPortUrl, PortBusy, holder_of
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,24 @@ async def open_transport(
 ) -> Transport:
     """Open the port at `url` and start delivering its bytes to `receiver`."""
     loop = asyncio.get_running_loop()
+    # exclusive: flock on the device, so a second program cannot interleave its commands
     opener = functools.partial(
-        serial.serial_for_url, url, baudrate=baudrate, timeout=0, write_timeout=5
+        serial.serial_for_url, url, baudrate=baudrate, timeout=0, write_timeout=5, exclusive=True
     )
     try:
         port = await loop.run_in_executor(None, opener)
     except (serial.SerialException, OSError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "protocol" in str(exc) and "://" in url:
+            scheme = url.split("://", 1)[0]
+            raise BadPortUrl(
+                f"modem port {url}: unknown URL scheme {scheme!r} (a device path, a pty path, "
+                "socket://host:port, rfc2217://host:port or loop://)"
+            ) from None
+        if getattr(exc, "errno", None) in (errno.EAGAIN, errno.EACCES) and (
+            "exclusively lock" in str(exc)
+        ):
+            holder = await loop.run_in_executor(None, holder_of, url)
+            raise PortBusy(url, holder) from None
         raise ModemUnavailable(f"cannot open modem port {url}: {exc}") from exc
     try:
         fd = port.fileno()
