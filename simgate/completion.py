@@ -36,9 +36,9 @@ def main(argv: Sequence[str]) -> int:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
-    script = shtab.complete(full_parser(), shell=args.shell)
+    script = shtab.complete(full_parser(), shell=args.shell).rstrip("\n") + "\n"
     if not args.install:
-        sys.stdout.write(script if script.endswith("\n") else script + "\n")
+        sys.stdout.write(script)
         return ExitCode.OK
     path = completion_path(args.shell)
     try:

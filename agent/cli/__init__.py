@@ -149,7 +149,12 @@ def main(argv: Sequence[str]) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.group == "init":
-        document, text = init.run(args)
+        try:
+            document, text = init.run(args)
+        except WrongUsage as exc:
+            raise Failure(ExitCode.BAD_INPUT, str(exc)) from None
+        except OSError as exc:
+            raise Failure(ExitCode.BAD_INPUT, f"cannot write into {args.dir}: {exc}") from None
         print(json.dumps(document) if args.json else text)
         return ExitCode.OK
     if args.group == "run":
