@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -74,9 +75,17 @@ def test_init_refuses_a_user_name_that_would_rewrite_the_unit(
 
 @pytest.mark.timeout(300)
 def test_both_files_ship_in_the_wheel(tmp_path: Path) -> None:
+    source = tmp_path / "src"  # a copy: building leaves build/ and egg-info behind
+    for name in ("pyproject.toml", "README.md"):
+        source.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, source / name)
+    for package in ("agent", "emulator", "firmware_stubs", "simgate", "simgate_common"):
+        shutil.copytree(
+            REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(REPO)],
+         "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
