@@ -17,7 +17,7 @@ FLEET = [f"89811000000000{n:05d}" for n in range(1, 4)]
 
 
 def invoice(amounts: list[int], tax: int) -> dict[str, Any]:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "item": "data",
             "subject": iccid,
