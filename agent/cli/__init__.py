@@ -27,6 +27,7 @@ from agent.cli.common import (
     Output,
     UsageError,
     add_globals,
+    finish_progress,
     leaves,
     progress_to_terminal,
 )
@@ -139,6 +140,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         return _dispatch(args)
     except Failure as exc:
+        finish_progress()
         return fail(exc.code, str(exc), as_json=args.json)
     except KeyboardInterrupt:
         return fail(130, "interrupted", as_json=args.json)
@@ -181,6 +183,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     runner = dict(item for _, runners in GROUPS for item in runners.items())[args.group]
     document, text = asyncio.run(_answer(args, runner))
+    finish_progress()
     print(json.dumps(document) if args.json else text)
     return ExitCode.OK
 

@@ -6,7 +6,6 @@ import argparse
 import difflib
 import logging
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, NoReturn, TextIO, TypeAlias
@@ -118,20 +117,22 @@ class TerminalProgress(logging.Handler):
         super().__init__(logging.INFO)
         self.stream = stream
         self._width = 0
-        self._last = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Overwrite the progress line; a final line (`done`) ends it."""
+        """Overwrite the progress line; a final line (`extra={"done": True}`) stays."""
         text = record.getMessage()
-        now = time.monotonic()
         final = bool(getattr(record, "done", False))
-        if not final and now - self._last < 0.2:
-            return
-        self._last = now
         pad = " " * max(0, self._width - len(text))
         self.stream.write(f"\r{text}{pad}" + ("\n" if final else ""))
         self.stream.flush()
         self._width = 0 if final else len(text)
+
+    def finish(self) -> None:
+        """Wipe a progress line still showing, so the command's output starts clean."""
+        if self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
 
 
 def progress_to_terminal(stream: TextIO | None = None) -> None:
@@ -201,3 +202,10 @@ async def dialect_of(args: argparse.Namespace, modem: Modem) -> Dialect:
     if args.dialect != "auto":
         return get_dialect(args.dialect)
     return (await identify(modem)).dialect
+
+
+def finish_progress() -> None:
+    """Wipe any progress line left on the terminal."""
+    for handler in logging.getLogger(PROGRESS_LOGGER).handlers:
+        if isinstance(handler, TerminalProgress):
+            handler.finish()

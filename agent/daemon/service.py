@@ -22,7 +22,7 @@ log = logging.getLogger("agent.daemon")
 
 EXIT_FAILED = 1
 """The daemon stopped by itself (e.g. the outbox cannot be written); systemd restarts it."""
-_DEBUG_ONLY = ("agent.usage.meter",)
+_DEBUG_ONLY = ("agent.usage.meter", "agent.progress")
 """Loggers that say something every interval: their INFO lines only with -v."""
 _QUIET_LOGGERS = ("agent.reporting.publisher.paho",)
 

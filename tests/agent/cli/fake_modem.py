@@ -11,10 +11,12 @@ from collections.abc import Mapping
 
 
 class TableModem:
-    """Answers each command line with `answers[line]` (default `OK`); `path` is the tty."""
+    """Answers each command line with `answers[line]`, else `default` (None: silence);
+    `path` is the tty."""
 
-    def __init__(self, answers: Mapping[str, str]) -> None:
+    def __init__(self, answers: Mapping[str, str], *, default: str | None = "OK") -> None:
         self.answers = dict(answers)
+        self.default = default
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self.path = os.ttyname(slave)
@@ -38,7 +40,9 @@ class TableModem:
                 command = line.strip().decode(errors="replace")
                 if not command:
                     continue
-                answer = self.answers.get(command.upper(), "OK")
+                answer = self.answers.get(command.upper(), self.default)
+                if answer is None:
+                    continue
                 with contextlib.suppress(OSError):
                     os.write(self.master, f"\r\n{answer}\r\n".encode())
 
