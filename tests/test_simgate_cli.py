@@ -152,3 +152,33 @@ def test_completion_prints_and_installs_a_script_for_every_group(tmp_path: Path)
     assert str(script) in installed.stdout
     bad = simgate("completion", "fish")
     assert bad.returncode == 2
+
+
+def test_stub_serve_json_says_its_link_pty_and_card_in_one_document(tmp_path: Path) -> None:
+    link, card = tmp_path / "modem", tmp_path / "card.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simgate.cli", "stub", "serve", "--link", str(link),
+         "--card", str(card), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        document = json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert process.returncode == 0
+    assert document["link"] == str(link)
+    assert document["pty"].startswith("/dev/pts/")
+    saved = json.loads(card.read_text())
+    assert document["card"] == {"path": str(card), "iccid": saved["iccid"], "imsi": saved["imsi"]}
+    assert document["dialect"] == "generic"
+    assert saved["pin"] not in json.dumps(document)
+    assert saved["puk"] not in json.dumps(document)
+
+    card.write_text("{not json")
+    bad = simgate("stub", "serve", "--link", str(link), "--card", str(card), "--json")
+    assert bad.returncode == 2
+    error = json.loads(bad.stdout)
+    assert error["exit_code"] == 2
+    assert str(card) in error["error"]
