@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     group = args[0]
     if group not in GROUPS:
         return _unknown(group, "--json" in leading)
-    if leading and group in ("agent", "demo", "stub", "emulator", "bill"):
-        args = [group, *leading, *args[1:]]
+    if leading:  # the agent takes them anywhere; other groups on their last command
+        args = [group, *leading, *args[1:]] if group == "agent" else [*args, *leading]
     module_name, _ = GROUPS[group]
     try:
         module = importlib.import_module(module_name)
