@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_globals(parser, top=True)
     parser.add_argument(
+        "--version", action="version", version=agent_version(), help="print the version"
+    )
+    parser.add_argument(
         "--baudrate", type=int, default=115200, help="serial speed (default 115200)"
     )
     parser.add_argument(
@@ -96,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     for leaf in leaves(parser):
         add_globals(leaf, top=False)
     return parser
+
+
+def agent_version() -> str:
+    """`simgate X.Y.Z`, as `simgate --version` says it (contracts §1)."""
+    try:
+        return f"simgate {version('simgate')}"
+    except PackageNotFoundError:
+        return "simgate 0+unknown"
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -202,3 +202,8 @@ def test_help_is_exit_0_and_lists_the_groups(capsys: pytest.CaptureFixture[str])
     assert code == 0
     for group in ("sim", "net", "internet", "usage", "discover", "run", "init"):
         assert group in out
+
+
+def test_version_in_process_too(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert (code, out) == (0, f"simgate {version('simgate')}\n")
