@@ -6,7 +6,7 @@ port's lock, mode 0660: the service user and its group) and get the daemon's lat
 documents. One request a connection, one JSON line each way:
 
     -> {"ask": "sim" | "net" | "internet" | "usage"}
-    <- {"document": {...}}  or  {"error": "...", "exit_code": 4}
+    <- {"document": {...}}  or  {"error": "...", "exit_code": 5}
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class ControlServer:
         try:
             return {"document": self._answer(question)}
         except LookupError as exc:
-            return {"error": str(exc.args[0]), "exit_code": int(ExitCode.MODEM_SAID_NO)}
+            return {"error": str(exc.args[0]), "exit_code": int(ExitCode.UNREACHABLE)}
 
 
 async def ask(path: Path, question: str) -> object | None:
