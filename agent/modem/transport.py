@@ -57,15 +57,10 @@ async def open_transport(
     opener = functools.partial(
         serial.serial_for_url, url, baudrate=baudrate, timeout=0, write_timeout=5, exclusive=True
     )
+    check_port_url(url)
     try:
         port = await loop.run_in_executor(None, opener)
     except (serial.SerialException, OSError, ValueError) as exc:
-        if isinstance(exc, ValueError) and "protocol" in str(exc) and "://" in url:
-            scheme = url.split("://", 1)[0]
-            raise BadPortUrl(
-                f"modem port {url}: unknown URL scheme {scheme!r} (a device path, a pty path, "
-                "socket://host:port, rfc2217://host:port or loop://)"
-            ) from None
         if getattr(exc, "errno", None) in (errno.EAGAIN, errno.EACCES) and (
             "exclusively lock" in str(exc)
         ):
@@ -79,6 +74,24 @@ async def open_transport(
     if fd is None:
         return _ThreadTransport(url, port, receiver, on_lost)
     return _FdTransport(url, port, fd, receiver, on_lost, loop)
+
+
+def check_port_url(url: str) -> None:
+    """Raise `BadPortUrl` when `url` has a scheme pyserial does not know (bad usage)."""
+    if "://" not in url or url.startswith("/"):
+        return
+    try:
+        serial.serial_for_url(url, do_not_open=True)
+    except ValueError as exc:
+        if "protocol" not in str(exc):
+            return  # a known scheme with a bad rest: opening says what is wrong
+        scheme = url.split("://", 1)[0]
+        raise BadPortUrl(
+            f"modem port {url}: unknown URL scheme {scheme!r} (a device path, a pty path, "
+            "socket://host:port, rfc2217://host:port or loop://)"
+        ) from None
+    except (serial.SerialException, OSError):
+        return
 
 
 class _FdTransport:
