@@ -38,11 +38,7 @@ def configure_logging(verbosity: int) -> None:
         handler.setFormatter(JournalFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbosity else logging.INFO)
+    logging.basicConfig(level=logging.DEBUG if verbosity else logging.INFO, handlers=[handler])
     if verbosity == 0:  # the daemon logs each record itself
         for name in _DEBUG_ONLY:
             logging.getLogger(name).setLevel(logging.WARNING)
