@@ -156,8 +156,11 @@ def main(argv: Sequence[str]) -> int:
         return fail(exc.code, str(exc), as_json=args.json)
     except KeyboardInterrupt:
         return fail(130, "interrupted", as_json=args.json)
+    except BrokenPipeError:  # `simgate agent ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
     except Exception as exc:  # a bug: one line (the traceback with -v), never a crash
-        log.debug("unexpected error", exc_info=True)
+        log.info("unexpected error", exc_info=True)
         return fail(UNEXPECTED, f"unexpected error: {type(exc).__name__}: {exc}", as_json=args.json)
 
 
