@@ -97,7 +97,14 @@ async def test_one_shot_status_commands_are_answered_by_the_daemon_holding_the_p
         net = agent(rig, "--json", "net", "status", "--port", port)
         internet = agent(rig, "internet", "status", "--port", port, "--json")
         text = agent(rig, "-v", "sim", "status", "--port", port)
-        for done in (sim, net, internet, text):
+
+        def metered() -> bool:
+            done = agent(rig, "usage", "--port", port, "--json")
+            return done.returncode == 0 and json.loads(done.stdout)["bytes_up"] == 100
+
+        await wait_until(metered, 10, "the daemon's usage totals")
+        usage = agent(rig, "usage", "--port", port, "--json")
+        for done in (sim, net, internet, text, usage):
             assert done.returncode == 0, done.stderr
             no_traceback(done)
         assert json.loads(sim.stdout)["iccid"] == ICCID
@@ -105,6 +112,11 @@ async def test_one_shot_status_commands_are_answered_by_the_daemon_holding_the_p
         assert set(json.loads(internet.stdout)) >= {"active", "cid", "apn", "ip"}
         assert "answered by the daemon" in text.stderr
         assert ICCID in text.stdout
+        assert json.loads(usage.stdout) == {
+            "bytes_up": 100,
+            "bytes_down": 200,
+            "source": "os:wwan0",
+        }
 
         # a command that would talk to the card is refused, naming the daemon
         unlock = agent(rig, "--port", port, "sim", "unlock", "--json")
