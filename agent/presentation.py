@@ -5,7 +5,9 @@ Shared by the one-shot commands, the daemon's `discover --watch` and the demo.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from agent.discovery.discover import DiscoveredModem
 from agent.net.data_connection import ConnectionStatus
@@ -95,3 +97,26 @@ def render_modems(modems: Sequence[DiscoveredModem]) -> str:
             f"AT port {at_port}, network interface {modem.interface or 'none'}"
         )
     return "\n".join(lines)
+
+
+T = TypeVar("T")
+
+
+def _rebuild(cls: Callable[..., T], document: Mapping[str, Any]) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in document.items() if k in names})
+
+
+def render_document(kind: str, document: object) -> str:
+    """A status document as received (from the daemon's control socket), for a person."""
+    if not isinstance(document, Mapping):
+        return str(document)
+    if kind == "sim":
+        return render_status(_rebuild(SimStatus, document))
+    if kind == "net":
+        return render_net(_rebuild(NetStatus, document))
+    if kind == "internet":
+        return render_connection(_rebuild(ConnectionStatus, document))
+    if kind == "usage":
+        return render_usage(_rebuild(Usage, document))
+    return rows([(str(k), show(v)) for k, v in document.items()])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import logging
 import os
 import signal
@@ -10,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from firmware_stubs import netif
 from firmware_stubs.card import CardFileError, load_card
@@ -160,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale the recorded answer delays by X (default 1; 0 answers at once)",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log AT traffic to stderr")
+    serve.add_argument(
+        "--json",
+        action="store_true",
+        help='on start, print one JSON line {"link","pty","dialect","card":{"path","iccid",'
+        '"imsi"}}; a failure as {"error","exit_code"}',
+    )
     return parser
 
 
@@ -208,11 +218,19 @@ def serve(args: argparse.Namespace) -> int:
     stub = StubModem(
         card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier
     )
-    network = ""
-    if isinstance(carrier, DataPlaneNetwork) and isinstance(carrier.inner, EmulatorNetwork):
-        network = f", network {carrier.inner.url}"
+    emulator = carrier.inner if isinstance(carrier, DataPlaneNetwork) else carrier
+    url = emulator.url if isinstance(emulator, EmulatorNetwork) else None
+    network = f", network {url}" if url else ""
+    start = {
+        "dialect": args.dialect,
+        "card": {"path": str(card_path), "iccid": card.iccid, "imsi": card.imsi},
+        "emulator": url,
+    }
+    detail = f"card {card_path}{network}"
     try:
-        return _run(stub, args.link, f"a {args.dialect} modem", f"card {card_path}{network}")
+        return _run(
+            stub, args.link, f"a {args.dialect} modem", detail, start if args.json else None
+        )
     finally:
         if isinstance(carrier, DataPlaneNetwork):
             carrier.close()  # the stub is gone: no data session, no interface left
@@ -228,7 +246,8 @@ def _serve_replay(args: argparse.Namespace) -> int:
     except TranscriptError as exc:
         print(f"simgate stub: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    code = _run(StubModem(device=device), args.link, "a replay", f"transcript {args.replay}")
+    start: dict[str, object] | None = {"replay": str(args.replay)} if args.json else None
+    code = _run(StubModem(device=device), args.link, "a replay", f"transcript {args.replay}", start)
     if code == ExitCode.OK and device.failures:
         print(
             f"simgate stub: the transcript did not cover {len(device.failures)} command(s): "
@@ -239,8 +258,10 @@ def _serve_replay(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(stub: StubModem, link: Path, what: str, detail: str) -> int:
-    """Serve `stub` behind `link` until SIGINT or SIGTERM."""
+def _run(
+    stub: StubModem, link: Path, what: str, detail: str, start: dict[str, object] | None = None
+) -> int:
+    """Serve `stub` behind `link` until SIGINT or SIGTERM; with `start`, say so in JSON."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -255,10 +276,14 @@ def _run(stub: StubModem, link: Path, what: str, detail: str) -> int:
             print(f"simgate stub: cannot create link: {exc}", file=sys.stderr)
             return ExitCode.BAD_INPUT
         try:
-            print(
-                f"simgate stub: serving {what} on {stub.device_path} (link {link}, {detail})",
-                flush=True,
-            )
+            if start is not None:
+                document = {"link": str(link), "pty": stub.device_path, **start}
+                print(json.dumps(document), flush=True)
+            else:
+                print(
+                    f"simgate stub: serving {what} on {stub.device_path} (link {link}, {detail})",
+                    flush=True,
+                )
             while not stop.wait(1.0):
                 pass
         finally:
@@ -300,4 +325,28 @@ def main(argv: list[str]) -> int:
     )
     if not args.verbose:  # the network's decisions (attach refused and why) are news
         logging.getLogger("firmware_stubs.emulator_network").setLevel(logging.INFO)
-    return serve(args)
+    if not args.json:
+        return serve(args)
+    said = _Tee(sys.stderr)
+    with contextlib.redirect_stderr(said):
+        code = serve(args)
+    if code != ExitCode.OK:
+        last = said.text.strip().splitlines()[-1:] or ["the stub stopped"]
+        message = last[0].removeprefix("simgate stub: ")
+        print(json.dumps({"error": message, "exit_code": int(code)}), flush=True)
+    return code
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to `stream` and keeps what was written (for `--json` failures)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()

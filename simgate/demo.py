@@ -27,6 +27,7 @@ from typing import Any
 from agent.net.errors import NetSaidNo
 from agent.reporting.outbox import OutboxError
 from agent.sim.manager import SimRefused, SimSaidNo
+from emulator.billing.render import render_invoice
 from firmware_stubs import EmulatorNetwork, NetworkProfile, StubModem, TrafficProfile
 from firmware_stubs.card import new_card, save_card
 from simgate.demo_cloud import (
@@ -38,7 +39,6 @@ from simgate.demo_cloud import (
     first_of_next_month,
     manufacture_card,
     register_sim,
-    render_invoice,
     start_emulator,
 )
 from simgate.demo_device import DeviceRun, run_device

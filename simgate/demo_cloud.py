@@ -265,45 +265,6 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def render_invoice(invoice: dict[str, Any]) -> str:
-    """The contract's invoice JSON as a table, each line with its reason and clause."""
-    head = ("item", "subject", "quantity", "unit price", "amount", "clause")
-    rows = [
-        (
-            str(line["item"]),
-            str(line["subject"]),
-            f"{line['quantity']:,}",
-            f"{line['unit_price']:,}"
-            if isinstance(line["unit_price"], int)
-            else str(line["unit_price"]),
-            f"{line['amount']:,}",
-            str(line.get("clause", "")),
-        )
-        for line in invoice["lines"]
-    ]
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-
-    def fmt(row: tuple[str, ...]) -> str:
-        cells = [
-            c.rjust(widths[i]) if i in (2, 3, 4) else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        return "  " + "  ".join(cells).rstrip()
-
-    out = [f"Invoice {invoice['month']} ({invoice['currency']}), due {invoice['due_date']}"]
-    out += [fmt(head), "  " + "  ".join("-" * w for w in widths)]
-    for row, line in zip(rows, invoice["lines"], strict=True):
-        out.append(fmt(row))
-        if line.get("reason"):
-            out.append(" " * (widths[0] + 4) + f"({line['reason']})")
-    label = sum(widths[:4]) + 8
-    for name in ("subtotal", "tax", "total"):
-        out.append(f"{name:>{label}}  {invoice[name]:>{widths[4]},}")
-    for contract in invoice.get("contracts", []):
-        out.append(f"  contract {contract['service']} ({contract['clause']}): {contract['status']}")
-        out.append(f"    ({contract['reason']})")
-    return "\n".join(out)
-
-
 def close_quietly(emulator: Emulator | None) -> None:
     """Stop the emulator if it runs; never raises."""
     if emulator is not None:

@@ -255,12 +255,23 @@ class _Device:
 
     async def _delivered(self, outbox: Outbox) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + DELIVERY_TIMEOUT
+        began = loop.time()
+        deadline = began + DELIVERY_TIMEOUT
+        shown = False
         while outbox.count():
+            shown = True
+            waited = loop.time() - began
+            self.step.progress(
+                f"waiting for the broker's acks: {outbox.count()} record(s) left, "
+                f"{waited:.1f}/{DELIVERY_TIMEOUT:g} s"
+            )
             if loop.time() > deadline:
+                self.step.end_progress()
                 raise TimeoutError(
                     f"{outbox.count()} usage record(s) not acknowledged by the broker "
                     f"within {DELIVERY_TIMEOUT:g} s"
                 )
             await asyncio.sleep(0.05)
+        if shown:
+            self.step.end_progress()
         self.out(f"  outbox empty: every record acknowledged (last seq {outbox.last_seq()})")

@@ -93,3 +93,92 @@ def test_demo_refuses_bad_options() -> None:
     done = simgate("demo", "--traffic-seconds", "0")
     assert done.returncode == 2
     assert "--traffic-seconds" in done.stderr
+
+
+def test_version_is_simgate_and_the_distributions_version() -> None:
+    from importlib.metadata import version
+
+    for args in (["--version"], ["agent", "--version"], ["-v", "agent", "--version"]):
+        done = simgate(*args)
+        assert (done.returncode, done.stdout) == (0, f"simgate {version('simgate')}\n")
+
+
+def test_a_mistyped_group_gets_a_suggestion_and_json_gets_an_error_object() -> None:
+    done = simgate("--json", "agnet")
+    assert done.returncode == 2
+    assert "did you mean 'agent'?" in done.stderr
+    assert json.loads(done.stdout) == {
+        "error": "unknown command 'agnet'; did you mean 'agent'?",
+        "exit_code": 2,
+    }
+
+
+def test_a_missing_extra_is_bad_usage_exit_2() -> None:
+    # what an agent-only install (no `emulator` extra) looks like to `simgate emulator`/`demo`
+    refused = []
+    for group in ("emulator", "demo", "bill"):
+        code = (
+            "import sys\n"
+            "for name in ('fastapi', 'uvicorn', 'amqtt', 'pydantic', 'starlette', 'httpx'):\n"
+            "    sys.modules[name] = None\n"
+            "import simgate.cli\n"
+            f"sys.exit(simgate.cli.main([{group!r}, '--help']))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        if done.returncode == 0:
+            continue  # this group's help needs none of them (bill is pure Python)
+        assert done.returncode == 2, (group, done.stderr)
+        assert "pip install 'simgate[emulator]'" in done.stderr
+        assert "Traceback" not in done.stderr
+        refused.append(group)
+    assert "emulator" in refused
+
+
+def test_completion_prints_and_installs_a_script_for_every_group(tmp_path: Path) -> None:
+    done = simgate("completion", "bash")
+    assert done.returncode == 0, done.stderr
+    for word in ("agent", "stub", "bill", "forget-pin", "--allow-last-attempt"):
+        assert word in done.stdout
+    zsh = simgate("completion", "zsh")
+    assert zsh.returncode == 0
+    assert "#compdef simgate" in zsh.stdout
+    home = tmp_path / "home"
+    installed = simgate("completion", "bash", "--install", env={"HOME": str(home)})
+    assert installed.returncode == 0, installed.stderr
+    script = home / ".local" / "share" / "bash-completion" / "completions" / "simgate"
+    assert script.read_text() == done.stdout
+    assert str(script) in installed.stdout
+    bad = simgate("completion", "fish")
+    assert bad.returncode == 2
+
+
+def test_stub_serve_json_says_its_link_pty_and_card_in_one_document(tmp_path: Path) -> None:
+    link, card = tmp_path / "modem", tmp_path / "card.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simgate.cli", "stub", "serve", "--link", str(link),
+         "--card", str(card), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        document = json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert process.returncode == 0
+    assert document["link"] == str(link)
+    assert document["pty"].startswith("/dev/pts/")
+    saved = json.loads(card.read_text())
+    assert document["card"] == {"path": str(card), "iccid": saved["iccid"], "imsi": saved["imsi"]}
+    assert document["dialect"] == "generic"
+    assert saved["pin"] not in json.dumps(document)
+    assert saved["puk"] not in json.dumps(document)
+
+    card.write_text("{not json")
+    bad = simgate("stub", "serve", "--link", str(link), "--card", str(card), "--json")
+    assert bad.returncode == 2
+    error = json.loads(bad.stdout)
+    assert error["exit_code"] == 2
+    assert str(card) in error["error"]

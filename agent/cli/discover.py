@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
 from agent.cli.common import Groups, Output, add_json
 from agent.discovery.discover import discover
@@ -25,10 +24,7 @@ def add_commands(groups: Groups) -> None:
     run = groups.add_parser(
         "run", help="the daemon: keep the SIM and the data connection up, meter and report"
     )
-    run.add_argument("--config", type=Path, required=True, help="the TOML config file")
-    run.add_argument(
-        "-v", "--verbose", dest="run_verbose", action="count", default=0, help="log at DEBUG"
-    )
+    add_json(run)  # the daemon logs; --json only shapes a failure to start
 
 
 async def run(args: argparse.Namespace) -> Output:

@@ -7,12 +7,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from agent.cli.common import Groups, Output, add_json, add_last_attempt, dialect_of, open_modem
+from agent.cli.common import (
+    Groups,
+    Output,
+    add_json,
+    add_last_attempt,
+    dialect_of,
+    open_modem,
+    state_of,
+)
 from agent.presentation import render_status
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import SimManager, SimStatus
 from agent.sim.secrets import secret_from
-from agent.state_dir import state_dir
 
 log = logging.getLogger("agent")
 
@@ -107,7 +114,7 @@ ACTIONS: dict[str, SimAction] = {
 
 async def run(args: argparse.Namespace) -> Output:
     """Run one `sim` action."""
-    memory = FailedPinMemory(state_dir())
+    memory = FailedPinMemory(state_of(args))
     async with await open_modem(args) as modem:
         sim = SimManager(modem, memory, await dialect_of(args, modem))
         status = await ACTIONS[args.action](sim, args)

@@ -6,11 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from agent.cli.common import Groups, Output, add_json, iface, open_modem
+from agent.cli.common import Groups, Output, add_json, iface, open_modem, state_of
 from agent.dialects import get_dialect
 from agent.presentation import render_usage
 from agent.sim.manager import WrongUsage
-from agent.state_dir import state_dir
 from agent.usage.meter import UsageMeter
 from agent.usage.sources import (
     DEFAULT_INTERFACE,
@@ -44,7 +43,7 @@ def add_commands(groups: Groups) -> None:
 
 async def run(args: argparse.Namespace) -> Output:
     """`usage`: meter the chosen source once."""
-    meter = UsageMeter(state_dir())
+    meter = UsageMeter(state_of(args))
     os_counters = OsInterfaceCounters(args.iface, sysfs_root=args.sysfs_root)
     if args.source == "os" or (args.source == "auto" and not args.port):
         usage, _ = await meter.measure(os_counters)

@@ -19,9 +19,11 @@ from simgate_common.exit_codes import ExitCode
 log = logging.getLogger("agent")
 
 
-def fail(code: ExitCode, message: str) -> int:
-    """Say why on stderr; return the exit status."""
+def fail(code: ExitCode, message: str, *, as_json: bool = False) -> int:
+    """Say why on stderr (and as `{"error","exit_code"}` on stdout with --json)."""
     print(f"simgate agent: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "exit_code": int(code)}))
     return code
 
 
@@ -61,7 +63,8 @@ def watch_discover(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return ExitCode.OK
     except (ImportError, OSError) as exc:  # no libudev, or no netlink socket
-        return fail(ExitCode.UNREACHABLE, f"udev is not available on this host: {exc}")
+        message = f"udev is not available on this host: {exc}"
+        return fail(ExitCode.UNREACHABLE, message, as_json=args.json)
     return ExitCode.OK
 
 
@@ -70,8 +73,11 @@ def run_daemon(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return fail(ExitCode(exc.code), f"config {args.config}: {exc}")
-    service.configure_logging(args.verbose + args.run_verbose)
+        return fail(ExitCode(exc.code), f"config {args.config}: {exc}", as_json=args.json)
+    service.configure_logging(args.verbose)
     if args.port:
         log.warning("--port is ignored by `run`: the port is [modem] port in the config")
-    return service.run(config)
+    code, problem = service.run_reporting(config)
+    if code != ExitCode.OK and args.json:
+        print(json.dumps({"error": problem or "the daemon stopped", "exit_code": int(code)}))
+    return code

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from agent.modem.ownership import BadPortUrl
+from agent.modem.transport import check_port_url
 from agent.net.data_connection import validate_apn
 from agent.net.errors import InvalidApn
 from agent.reporting.token import TOKEN_ENV, Token, load_token
@@ -171,6 +173,14 @@ class _Section:
             raise self.fail(key, "must not be empty")
         return value
 
+    def port_url(self, value: Any, key: str) -> str:
+        text = self.text(value, key)
+        try:
+            check_port_url(text)
+        except BadPortUrl as exc:
+            raise self.fail(key, str(exc)) from None
+        return text
+
     def flag(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
             raise self.fail(key, f"must be true or false, not {_kind(value)}")
@@ -244,7 +254,7 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> DaemonConfig:
 
 def _modem(s: _Section) -> ModemConfig:
     return ModemConfig(
-        port=s.need("port", s.text),
+        port=s.need("port", s.port_url),
         baudrate=s.get("baudrate", s.integer(300, 4_000_000), 115200),
         check_interval_s=s.get("check_interval_s", s.seconds(0.05), 30.0),
     )

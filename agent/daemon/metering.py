@@ -17,8 +17,9 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +68,21 @@ SourceFinder = Callable[[], UsageSource | None]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _counting_since(now: datetime) -> datetime:
+    """When a source's counters can have started: the host's boot.
+
+    The first record of a source holds every byte its counters hold (an interface or a
+    modem counts from zero at its start, never before the host booted), so its interval
+    starts at the boot, not at the reading (`start == end` would claim megabytes in no
+    time). Later records start where the one before ended.
+    """
+    try:
+        up = time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):  # not Linux
+        up = time.monotonic()
+    return now - timedelta(seconds=up)
 
 
 class MeteringLoop:
@@ -164,8 +180,9 @@ class MeteringLoop:
     def _append(
         self, recorder: Recorder, imei: str | None, source: str, up: int, down: int
     ) -> UsageReport | None:
-        end = wire.format_time(self._clock())
-        start = min(self._marks.get(source, end), end)
+        now = self._clock()
+        end = wire.format_time(now)
+        start = min(self._marks.get(source) or wire.format_time(_counting_since(now)), end)
         try:
             report = recorder.record(
                 imei=imei if imei and _IMEI.fullmatch(imei) else None,

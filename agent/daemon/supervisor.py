@@ -130,6 +130,8 @@ class Daemon:
         self._wake = asyncio.Event()
         self._rebooted = False
         self._stopping = asyncio.Event()
+        self.checked = asyncio.Event()
+        """Set once a check has read the SIM and connection states (systemd readiness)."""
         self.sessions = 0
         """How many times the modem port was opened."""
         self.power_ups = 0
@@ -248,6 +250,7 @@ class Daemon:
                 text = f"modem: check failed: {exc}"
                 log.log(logging.WARNING if text != problem else logging.DEBUG, "%s", text)
                 problem = text
+            self.checked.set()
             if self._rebooted:
                 self._rebooted, power_up = False, True
                 continue
@@ -315,6 +318,32 @@ class Daemon:
             self.state.detach()
             return reporter
         return None
+
+    # --- what the control socket and systemd are told ---------------------------------
+
+    def answer(self, question: str) -> object:
+        """The latest document for a one-shot command (`sim`, `net`, `internet`, `usage`)."""
+        if question == "usage":
+            source = self._usage_source()
+            if source is None:
+                raise LookupError("the daemon has not chosen its usage source yet")
+            return self.metering.meter.total(source.name).to_json()
+        if not self.state.modem_present and not self.state.sim:
+            raise LookupError("the daemon is waiting for the modem")
+        if question == "sim":
+            if not self.state.sim:
+                raise LookupError("the daemon has not read the SIM yet")
+            return dict(self.state.sim)
+        return dict(self.state.net if question == "net" else self.state.internet)
+
+    def describe(self) -> str:
+        """One line for systemd's `STATUS=`."""
+        if not self.state.modem_present:
+            return "waiting for the modem"
+        internet = "connected" if self.state.internet.get("active") else "not connected"
+        sim = self.state.sim.get("state") or "unknown"
+        net = self.state.net.get("registration") or "unknown"
+        return f"SIM {sim}, network {net}, internet {internet}"
 
     # --- commands and metering --------------------------------------------------------
 

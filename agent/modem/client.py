@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -31,6 +32,9 @@ from agent.at.errors import ModemRebooted, ModemTimeout, ModemUnavailable
 from agent.modem.transport import Transport, open_transport
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("agent.progress")
+"""The waits a person sits through; the CLI shows them on a terminal."""
+DONE = {"done": True}
 
 UrcHandler = Callable[[str], None]
 RebootHandler = Callable[[str], None]
@@ -217,7 +221,15 @@ class Modem:
         quiet: whatever was owed has arrived (or never will), so the debt is forgiven.
         """
         probe = commands.execute("", timeout=RESYNC_TIMEOUT)
+        began = time.monotonic()
         for attempt in range(1, RESYNC_ATTEMPTS + 1):
+            progress.info(
+                "the modem on %s does not answer: attempt %d/%d, %.0f s",
+                self.url,
+                attempt,
+                RESYNC_ATTEMPTS,
+                time.monotonic() - began,
+            )
             swallowed = self._engine.late_results
             try:
                 response = await self._exchange(probe, resync_on_timeout=False)
@@ -227,12 +239,21 @@ class Modem:
                 if self._engine.late_results > swallowed:
                     self._engine.forgive()
                     log.debug("line quiet after a late answer; resynchronised")
+                    progress.info("the modem on %s answers again", self.url, extra=DONE)
                     return
                 continue
             if response.result.ok:
                 log.debug("line resynchronised after %d probe(s)", attempt)
+                progress.info("the modem on %s answers again", self.url, extra=DONE)
                 return
         self._engine.forgive()
+        progress.info(
+            "the modem on %s did not answer %d probes in %.0f s",
+            self.url,
+            RESYNC_ATTEMPTS,
+            time.monotonic() - began,
+            extra=DONE,
+        )
         log.warning("could not resynchronise with the modem on %s", self.url)
 
     def _require_transport(self) -> Transport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -20,6 +21,7 @@ from typing import Protocol
 import serial
 
 from agent.at.errors import ModemUnavailable
+from agent.modem.ownership import BadPortUrl, PortBusy, holder_of
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,19 @@ async def open_transport(
 ) -> Transport:
     """Open the port at `url` and start delivering its bytes to `receiver`."""
     loop = asyncio.get_running_loop()
+    # exclusive: flock on the device, so a second program cannot interleave its commands
     opener = functools.partial(
-        serial.serial_for_url, url, baudrate=baudrate, timeout=0, write_timeout=5
+        serial.serial_for_url, url, baudrate=baudrate, timeout=0, write_timeout=5, exclusive=True
     )
+    check_port_url(url)
     try:
         port = await loop.run_in_executor(None, opener)
     except (serial.SerialException, OSError, ValueError) as exc:
+        if getattr(exc, "errno", None) in (errno.EAGAIN, errno.EACCES) and (
+            "exclusively lock" in str(exc)
+        ):
+            holder = await loop.run_in_executor(None, holder_of, url)
+            raise PortBusy(url, holder) from None
         raise ModemUnavailable(f"cannot open modem port {url}: {exc}") from exc
     try:
         fd = port.fileno()
@@ -65,6 +74,24 @@ async def open_transport(
     if fd is None:
         return _ThreadTransport(url, port, receiver, on_lost)
     return _FdTransport(url, port, fd, receiver, on_lost, loop)
+
+
+def check_port_url(url: str) -> None:
+    """Raise `BadPortUrl` when `url` has a scheme pyserial does not know (bad usage)."""
+    if "://" not in url or url.startswith("/"):
+        return
+    try:
+        serial.serial_for_url(url, do_not_open=True)
+    except ValueError as exc:
+        if "protocol" not in str(exc):
+            return  # a known scheme with a bad rest: opening says what is wrong
+        scheme = url.split("://", 1)[0]
+        raise BadPortUrl(
+            f"modem port {url}: unknown URL scheme {scheme!r} (a device path, a pty path, "
+            "socket://host:port, rfc2217://host:port or loop://)"
+        ) from None
+    except (serial.SerialException, OSError):
+        return
 
 
 class _FdTransport:

@@ -35,6 +35,9 @@ from agent.modem.client import Modem
 from agent.net.errors import NetSaidNo
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("agent.progress")
+"""The waits a person sits through; the CLI shows them on a terminal."""
+DONE = {"done": True}
 
 REGISTRATION_COMMANDS: tuple[RegistrationCommand, ...] = ("+CEREG", "+CGREG", "+CREG")
 # When nothing is registered, the most hopeful state is the one reported.
@@ -173,12 +176,16 @@ class RegistrationManager:
             while True:
                 self._changed.clear()
                 registration = await self.registration()
+                state = "unknown" if registration is None else registration.cli_name
+                waited = within - (deadline - loop.time())
                 if registration is not None and registration.stat.registered:
                     log.info("registered (%s, %s)", registration.cli_name, registration.command)
+                    progress.info("network: %s after %.0f s", state, waited, extra=DONE)
                     return registration
+                progress.info("network: %s… %.0f/%g s", state.replace("_", " "), waited, within)
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    state = "unknown" if registration is None else registration.cli_name
+                    progress.info("network: %s after %g s", state, within, extra=DONE)
                     raise NetSaidNo(
                         f"the modem is not registered with a network (registration: {state}) "
                         f"after waiting {within:g} s"

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Final
 
 from agent.at import commands
 from agent.at.commands import Command
@@ -224,7 +225,7 @@ class SimManager:
         if failed:
             raise SimRefused(
                 f"this {what} already failed on card {status.iccid}; it was not sent again "
-                f"(safety rule: never repeat a failed {what})"
+                f"(safety rule: never repeat a failed {what}; {_FORGET[what]})"
             )
         if not allow_last and (tries is None or tries < MIN_TRIES_WITHOUT_OVERRIDE):
             left = "cannot be read" if tries is None else f"is {tries}"
@@ -406,6 +407,13 @@ class SimManager:
     def dialect(self) -> Dialect:
         """The dialect whose commands are tried first."""
         return self._reads.dialect
+
+
+_FORGET: Final = {
+    "PIN": "if it did not fail after all, override: `simgate agent sim forget-pin --pin-file F`",
+    "PUK": "no override: a PUK's answer is trusted as it came",
+}
+"""What a repeated-secret refusal says about its override (contracts §1)."""
 
 
 def _key(iccid: str, what: str) -> str:

@@ -1,7 +1,7 @@
 """`simgate bill`: price a month (or forecast a range) from an event log, with no server.
 
-    simgate bill --events FILE --month YYYY-MM [--tariff FILE] [--json]
-    simgate bill --events FILE --from YYYY-MM --to YYYY-MM [--tariff FILE] [--json]
+    simgate bill --events FILE --month YYYY-MM [--tariff FILE] [--json|--csv] [--summary]
+    simgate bill --events FILE --from YYYY-MM --to YYYY-MM [--tariff FILE] [--json|--csv]
 
 Exit 0 with the invoice; exit 2 on bad usage, a bad event line (named by number) or a bad
 tariff (named by key), and then nothing is printed on stdout.
@@ -22,7 +22,7 @@ from emulator.billing.engine import price_month, price_range
 from emulator.billing.errors import EventLogError, TariffError
 from emulator.billing.events import parse_event_lines
 from emulator.billing.months import parse_month
-from emulator.billing.render import forecast_table, invoice_table
+from emulator.billing.render import forecast_table, invoice_csv, invoice_table
 from emulator.billing.tariff import load_tariff
 from simgate_common.exit_codes import ExitCode
 
@@ -51,7 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tariff", type=Path, metavar="FILE", help="tariff TOML (default: shipped example prices)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print one JSON document")
+    shape.add_argument(
+        "--csv", action="store_true", help="print the lines as CSV (one row per line, totals)"
+    )
+    parser.add_argument(
+        "--summary", action="store_true", help="add a table per item (for fleets of SIMs)"
+    )
     return parser
 
 
@@ -90,10 +97,13 @@ def main(argv: list[str]) -> int:
             events = parse_event_lines(handle)
             if args.month is not None:
                 invoice = price_month(events, args.month, tariff)
-                document, text = invoice.to_json(), invoice_table(invoice)
+                document = invoice.to_json()
+                text = invoice_table(invoice, summary=args.summary)
+                table = invoice_csv(document)
             else:
                 forecast = price_range(events, args.first, args.last, tariff)
                 document, text = forecast.to_json(), forecast_table(forecast)
+                table = invoice_csv(*(inv.to_json() for inv in forecast.invoices))
     except EventLogError as exc:
         return _fail(f"{args.events}: {exc}; no invoice printed")
     except TariffError as exc:  # a price the log needs is absent (optional keys)
@@ -105,6 +115,8 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     output = json.dumps(document, ensure_ascii=False, indent=2) if args.json else text
+    if args.csv:
+        output = table.removesuffix("\n")
     try:
         sys.stdout.write(output + "\n")
         sys.stdout.flush()

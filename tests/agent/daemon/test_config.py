@@ -191,3 +191,15 @@ def test_run_exits_2_or_3_naming_the_key(
     assert "safety rule 1" in capsys.readouterr().err
     assert main(["run", "--config", str(tmp_path / "none.toml")]) == 2
     assert main(["run"]) == 2
+
+
+def test_a_port_url_of_an_unknown_scheme_is_a_bad_config(
+    tmp_path: Path, sections: dict[str, dict[str, Any]]
+) -> None:
+    sections["modem"]["port"] = "telnet://modem:23"
+    error = refused(tmp_path, sections)
+    assert error.key == "[modem] port"
+    assert error.code == 2
+    assert "unknown URL scheme 'telnet'" in str(error)
+    sections["modem"]["port"] = "socket://192.0.2.10:4001"
+    assert load_config(write(tmp_path, sections)).modem.port == "socket://192.0.2.10:4001"

@@ -79,7 +79,8 @@ def test_no_modem_counters_exits_4(
         code, out, err = run(
             capsys, "--port", stub.device_path, "usage", "--source", "modem", "--json"
         )
-    assert (code, out) == (4, "")
+    assert code == 4
+    assert json.loads(out)["exit_code"] == 4  # --json: the failure as one object
     assert "no data counter command" in err
 
 

@@ -55,7 +55,8 @@ def test_auto_falls_back_to_the_os_when_the_modem_has_no_counters(
         code, out, _ = usage(capsys, *port, "usage", *root, "--json")
         assert (code, json.loads(out)["source"]) == (0, "os:wwan0")
         code, out, err = usage(capsys, *port, "usage", "--source", "modem", "--json")
-    assert (code, out) == (4, "")
+    assert code == 4
+    assert json.loads(out) == {"error": err.strip().removeprefix("simgate agent: "), "exit_code": 4}
     assert "no data counter command for this modem (manufacturer 'simgate')" in err
 
 
