@@ -113,11 +113,6 @@ class Device:
 
         return links.rtnl(self.namespace, "link", run)
 
-    def carrier(self) -> bool:
-        """True while the link has carrier (the network end is up)."""
-        link = self._link()
-        return link is not None and int(link.get("carrier", 0)) == 1
-
     def counters(self) -> dict[str, int]:
         """The interface's OS counters (what the agent's meter reads)."""
         stats = self._link().get("stats64")
