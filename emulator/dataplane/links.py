@@ -252,9 +252,9 @@ def bind_sim(ns: str, ifname: str, gateway: str, address: str) -> bool:
 
 
 def unbind_sim(ns: str, ifname: str, address: str, *, delete: bool) -> None:
-    """Withdraw the SIM's route and take its link down (the device end loses carrier,
-    as a modem does when the network ends its context), or `delete` the pair. Tolerates
-    every piece being gone already."""
+    """Withdraw the SIM's route and take its link down, or `delete` the pair (the
+    network ended the context, or the device closed it). Tolerates every piece being
+    gone already."""
 
     def run(ipr: IPRoute) -> None:
         index = _index(ipr, ifname)

@@ -6,7 +6,7 @@ stub, named `peer_ifname`) is brought up, routed and given the SIM's counters, a
 SIM's address goes in the sets its usable states allow. Every tick the loop reads the
 counters of each gateway with sessions, hands the deltas to `Network.gateway_traffic`
 (billing events, traffic status, quota, the heavy-traffic cut) and sets the members to
-what the answer allows; a session the answer ends leaves both sets (its link goes down).
+what the answer allows; a session the answer ends leaves both sets and its pair is deleted.
 Counters are read only after the SIM left the sets, so the last bytes are counted too.
 """
 
@@ -307,7 +307,9 @@ class DataPlane:
             if decision.accepted and not decision.session_cut:
                 keep.append((binding, decision))
             else:
-                self._finish(binding, delete_link=False)
+                # The network ended the context: the modem's interface goes away (the
+                # stub sees its link gone and reports the deactivation).
+                self._finish(binding, delete_link=True)
         self._set_members(pieces, keep, state)
         self._shape(pieces, keep)
 

@@ -41,7 +41,17 @@ def clean_prefix() -> None:
 
 
 def leftovers(instance: str) -> dict[str, Any]:
-    """What of `instance` is still in the kernel: namespaces and host processes."""
+    """What of `instance` is still in the kernel: namespaces and host processes (and
+    nothing of it may ever be in the root namespace: no table, no link of its names)."""
+    nft = system.tool("nft") or "nft"
+    tables = subprocess.run(
+        [nft, "list", "tables"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout
+    assert instance not in tables, tables
+    with IPRoute() as ipr:
+        names = {str(link.get("ifname")) for link in ipr.get_links()}
+    assert not {"wan0", "cn0", "lan0"} & names, names
+    assert not [n for n in names if n.startswith("s11")], names
     return {
         "namespaces": links.namespaces(instance + "-"),
         "processes": host_processes(instance),
@@ -112,11 +122,6 @@ class Device:
             return ipr.get_links(found[0])[0] if found else None
 
         return links.rtnl(self.namespace, "link", run)
-
-    def carrier(self) -> bool:
-        """True while the link has carrier (the network end is up)."""
-        link = self._link()
-        return link is not None and int(link.get("carrier", 0)) == 1
 
     def counters(self) -> dict[str, int]:
         """The interface's OS counters (what the agent's meter reads)."""

@@ -29,7 +29,7 @@ def _everything_stops(
         left,
         lambda: not reachable(device, f"{internet}/ip") and not reachable(device, f"{closed}/ip"),
     )
-    within(1.0, lambda: not device.carrier())  # the network ended the context
+    within(1.0, lambda: not device.has_link())  # the network ended the context
     assert reason in [r for _, r in dp.cloud.session_log(sim)]
     time.sleep(0.6)
     assert not reachable(device, f"{internet}/ip")
@@ -86,7 +86,7 @@ def test_001_s47_1_2_heavy_traffic_cuts_the_session_in_the_kernel(dp: Plane) -> 
     assert LIMIT - 65_536 < up + down <= LIMIT
     assert not reachable(device, f"{internet}/ip")
     assert not reachable(device, f"{closed}/ip")
-    within(1.0, lambda: not device.carrier())
+    within(1.0, lambda: not device.has_link())
     time.sleep(0.6)
     assert sum(dp.cloud.traffic_status(sim)) == up + down  # nothing more was carried
 
@@ -98,10 +98,13 @@ def test_001_s47_1_2_heavy_traffic_cuts_the_session_in_the_kernel(dp: Plane) -> 
 def test_001_s47_1_2_after_a_cut_a_new_session_carries_again(dp: Plane) -> None:
     dp.cloud.account(session_cut_bytes=LIMIT)
     sim = dp.cloud.sim(switch=True, internet=True)
-    device, _link = dp.connect(sim)
+    device, link = dp.connect(sim)
     internet, _ = dp.urls()
     with pytest.raises(TimeoutError):
         device.get(f"{internet}/bytes/{2 * LIMIT}", timeout=1.0)
-    within(1.0, lambda: not device.carrier())
+    within(1.0, lambda: not device.has_link())
+    # The device activates a context again (as the stub does): a new pair, a new session.
+    device.plug(link)
+    device.configure(link)
     assert dp.cloud.session(sim, "up") == {"accepted": True, "reason": None}
     within(1.0, lambda: reachable(device, f"{internet}/bytes/100000"))
