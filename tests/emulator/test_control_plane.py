@@ -71,11 +71,12 @@ def test_every_route_but_openapi_needs_the_credentials(tmp_path: Path) -> None:
 
 
 def test_the_radio_network_and_steering_refuse_the_stubs_link_without_credentials(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("SIMGATE_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("SIMGATE_ACCESS_TOKEN_SECRET", raising=False)
     with live.serving(tmp_path / "e.db") as info:
         without = EmulatorNetwork(info["http"], credentials=None)
-        os.environ.pop("SIMGATE_ACCESS_TOKEN", None)
         assert without.open_session(ICCID).verdict is Verdict.NOT_DELIVERED
         host = info["http"].removeprefix("http://")
         with_url = EmulatorNetwork(f"http://{live.TOKEN}:{live.SECRET}@{host}")
@@ -83,6 +84,10 @@ def test_the_radio_network_and_steering_refuse_the_stubs_link_without_credential
         answer = with_url.open_session(ICCID)
         assert (answer.verdict, answer.reason) == (Verdict.REFUSED, "not_registered")
         assert httpx.get(info["http"] + "/_emulator/clock", timeout=5).status_code == 401
+        monkeypatch.setenv("SIMGATE_ACCESS_TOKEN", live.TOKEN)
+        monkeypatch.setenv("SIMGATE_ACCESS_TOKEN_SECRET", live.SECRET)
+        from_env = EmulatorNetwork(info["http"]).open_session(ICCID)
+        assert (from_env.verdict, from_env.reason) == (Verdict.REFUSED, "not_registered")
         assert httpx.get(info["openapi"], timeout=5).status_code == 200
 
 
