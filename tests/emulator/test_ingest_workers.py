@@ -208,3 +208,17 @@ def test_ingest_names_an_unreachable_database_without_its_password(
     err = capsys.readouterr().err
     assert "cannot open the database" in err
     assert "hunter2secret" not in err
+
+
+@pytest.mark.parametrize("command", ["serve", "mosquitto-config"])
+def test_other_commands_name_an_unreachable_database_without_its_password(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from emulator.cli import main
+
+    url = f"postgresql://sgpg:hunter2secret@127.0.0.1:{free_port()}/none"
+    extra = ["--out", str(tmp_path)] if command == "mosquitto-config" else ["--http", "127.0.0.1:0"]
+    assert main([command, "--db", url, *extra]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the database postgresql://sgpg@127.0.0.1:" in err
+    assert "hunter2secret" not in err
