@@ -25,7 +25,11 @@ from simgate_common.exit_codes import ExitCode
 DEFAULT_HTTP = "127.0.0.1:8080"
 
 
-def _default_db() -> Path:
+def _default_db() -> Path | str:
+    """`$SIMGATE_EMULATOR_DB` (a file or URL), else `emulator.db` in the state folder."""
+    named = os.environ.get("SIMGATE_EMULATOR_DB")
+    if named:
+        return db_target(named)
     state = os.environ.get("SIMGATE_STATE_DIR")
     if state:
         return Path(state) / "emulator.db"
@@ -63,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         type=db_target,
         default=None,
-        help="SQLite file (default: $SIMGATE_STATE_DIR/emulator.db) or postgresql://... URL",
+        help="SQLite file or postgresql://... URL (default: $SIMGATE_EMULATOR_DB, else "
+        "$SIMGATE_STATE_DIR/emulator.db)",
     )
     serve.add_argument(
         "--http",
