@@ -26,7 +26,11 @@ DEFAULT_HTTP = "127.0.0.1:8080"
 NO_AUTH_ENV = "SIMGATE_EMULATOR_NO_AUTH"
 
 
-def _default_db() -> Path:
+def _default_db() -> Path | str:
+    """`$SIMGATE_EMULATOR_DB` (a file or URL), else `emulator.db` in the state folder."""
+    named = os.environ.get("SIMGATE_EMULATOR_DB")
+    if named:
+        return db_target(named)
     state = os.environ.get("SIMGATE_STATE_DIR")
     if state:
         return Path(state) / "emulator.db"
@@ -64,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         type=db_target,
         default=None,
-        help="SQLite file (default: $SIMGATE_STATE_DIR/emulator.db) or postgresql://... URL",
+        help="SQLite file or postgresql://... URL (default: $SIMGATE_EMULATOR_DB, else "
+        "$SIMGATE_STATE_DIR/emulator.db)",
     )
     serve.add_argument(
         "--http",

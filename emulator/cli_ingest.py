@@ -4,7 +4,9 @@
         [--group GROUP] [--json] [-v]
 
 Runs until SIGTERM or SIGINT, then stores and acknowledges what it read and exits 0.
-Exit 2 on bad arguments or a database that cannot be opened (nothing is changed).
+Exit 2 on bad arguments or a database that cannot be used (nothing is changed), 5 when
+the PostgreSQL server cannot be reached (try again later). An unreachable broker is
+retried for as long as the worker runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from emulator.errors import EmulatorError
 from simgate_common.exit_codes import ExitCode
@@ -43,7 +47,9 @@ def add_parser(sub: Any, db_type: Any) -> None:
         "--db",
         type=db_type,
         default=None,
-        help="postgresql://... URL or SQLite file (default: $SIMGATE_STATE_DIR/emulator.db)",
+        help="postgresql://... URL or SQLite file (default: $SIMGATE_EMULATOR_DB, else "
+        "$SIMGATE_STATE_DIR/emulator.db); keep the password out of it: libpq reads "
+        "PGPASSWORD or ~/.pgpass",
     )
     ingest.add_argument(
         "--group",
@@ -85,7 +91,10 @@ def run(args: argparse.Namespace, db: Path | str) -> int:
         worker = IngestWorker.open(db, broker, group=group, name=name, max_batch=args.max_batch)
     except Exception as exc:  # psycopg.Error, sqlite3.Error, OSError
         print(f"simgate emulator: cannot open the database: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
+        # A server that does not answer may answer later (a supervisor retries); a bad
+        # URL, file or schema will not.
+        unreachable = isinstance(exc, psycopg.OperationalError)
+        return ExitCode.UNREACHABLE if unreachable else ExitCode.BAD_INPUT
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

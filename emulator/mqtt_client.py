@@ -242,7 +242,10 @@ class ExternalIngest:
                 hint,
             )
             return
-        result, _ = client.subscribe([(topic, 1) for topic in self._subscriptions])
+        topics = [(topic, 1) for topic in self._subscriptions]
+        result = (
+            client.subscribe(topics)[0] if topics else paho.MQTT_ERR_SUCCESS
+        )  # none: publish only
         if result != paho.MQTT_ERR_SUCCESS:
             log.warning("MQTT ingest: subscribing failed (%s)", result)
             return

@@ -385,9 +385,12 @@ class Store:
         """Run a block in one transaction: committed on success, rolled back on any
         exception. Nested use joins the outer transaction.
 
-        `shared` (PostgreSQL) takes the store lock in shared mode, for ingest batches that
-        lock their ICCIDs with `Tx.lock_keys`; everything else is exclusive, as SQLite's
-        `BEGIN IMMEDIATE` is."""
+        `shared` (PostgreSQL) takes the store lock in shared mode: for ingest batches, which
+        lock their ICCIDs with `Tx.lock_keys`, and for reads of settings (the clock). Never
+        follow a sequence (`events.seq`, `platform_messages.seq`, ...) in a shared
+        transaction: batches committing in parallel may show a later number before an
+        earlier one; the exclusive lock (the default, as SQLite's `BEGIN IMMEDIATE`) waits
+        until every batch in flight has committed, so a cursor never skips one."""
         with self._lock:
             if self._depth:
                 self._depth += 1

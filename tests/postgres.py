@@ -105,6 +105,7 @@ def _pg_ctl(bin_path: Path, data: Path, *args: str) -> None:
     ids = _run_as()
     subprocess.run(
         [str(bin_path / "pg_ctl"), "-D", str(data), *args],
+        cwd=data.parent,  # the server's user may not enter the test's working directory
         check=True,
         capture_output=True,
         timeout=60,
@@ -145,7 +146,7 @@ class PgServer:
             handle.write(self.password + "\n")
         if ids is not None:
             os.chown(pwfile, *ids)
-        subprocess.run(
+        initdb = subprocess.run(
             [
                 str(self.bin / "initdb"),
                 "-D",
@@ -158,13 +159,16 @@ class PgServer:
                 "--locale=C",
                 "--no-sync",
             ],
-            check=True,
+            cwd=self.directory,
             capture_output=True,
+            text=True,
             timeout=120,
             user=None if ids is None else ids[0],
             group=None if ids is None else ids[1],
         )
         pwfile.unlink()
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stderr}")
         options = (
             f"-p {self.port} -h {HOST} -k '' -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200"

@@ -101,9 +101,10 @@ def split_script(script: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
+@lru_cache(maxsize=4096)
 def for_sqlite(sql: str) -> str:
     """The statement for SQLite: only `FOR UPDATE` goes (SQLite locks the whole file)."""
-    if "update" in sql.lower() and _FOR_UPDATE.search(sql):
+    if _FOR_UPDATE.search(sql):
         return _outside_literals(sql, lambda code: _FOR_UPDATE.sub("", code))
     return sql
 

@@ -1,8 +1,9 @@
 """The HTTP API as two uvicorn worker processes on one real PostgreSQL database: requests
-spread over both, and they agree on the clock, the cards and the bill."""
+spread over both, they agree on the clock and the cards, and each publishes to devices."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,23 +13,35 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.mqtt_broker import free_port
+from simgate_common import wire
+from tests.mqtt_broker import Mosquitto, MosquittoFactory, free_port
 from tests.postgres import PgServer
 
 from . import live
+from .sakura_fixtures import sim_create_request
 
 STEPS = 8
 AUTH = (live.TOKEN, live.SECRET)
 
 
 @pytest.fixture
-def workers(postgres_server: PgServer, tmp_path: Path) -> Iterator[str]:
-    """`uvicorn --factory emulator.asgi:app --workers 2` on a fresh database; its URL."""
+def broker(mosquitto_factory: MosquittoFactory) -> Mosquitto:
+    """An anonymous mosquitto the workers publish to."""
+    return mosquitto_factory()
+
+
+@pytest.fixture
+def workers(postgres_server: PgServer, broker: Mosquitto, tmp_path: Path) -> Iterator[str]:
+    """`uvicorn --factory emulator.asgi:app --workers 2` on a fresh database, publishing to
+    `broker`; its URL."""
     port = free_port()
     env = {
         **os.environ,
+        "SIMGATE_EMULATOR_MQTT": broker.url,
         "SIMGATE_EMULATOR_DB": postgres_server.new_database(),
         "SIMGATE_ACCESS_TOKEN": live.TOKEN,
         "SIMGATE_ACCESS_TOKEN_SECRET": live.SECRET,
@@ -98,3 +111,40 @@ def test_sec0_two_api_workers_share_one_clock_and_one_store(workers: str) -> Non
             cards = client.get("/_emulator/sims").json()
         seen.add((clock["now"], clock["frozen"], len(cards)))
     assert seen == {("2026-03-10T00:32:00+00:00", True, 4 * STEPS)}  # no advance lost
+
+
+@pytest.mark.timeout(120)
+def test_every_api_worker_publishes_commands_to_the_devices(
+    workers: str, broker: Mosquitto
+) -> None:
+    api = workers + "/cloud/zone/is1a/api/cloud/1.1"
+    card = httpx.post(workers + "/_emulator/sims", json={}, timeout=10).json()
+    r = httpx.post(
+        api + "/commonserviceitem",
+        json=sim_create_request(card["iccid"], card["passcode"]),
+        auth=(live.TOKEN, live.SECRET),
+        timeout=10,
+    )
+    assert r.status_code == 201
+    received: list[bytes] = []
+    device = paho.Client(CallbackAPIVersion.VERSION2, client_id="sgpg-device")
+    device.on_message = lambda client, userdata, message: received.append(bytes(message.payload))
+    device.connect("127.0.0.1", broker.port, 30)
+    device.subscribe(wire.commands_topic(card["iccid"]), qos=1)
+    device.loop_start()
+    try:
+        time.sleep(0.3)  # the subscription is in place
+        for n in range(6):  # new connections: both workers get some
+            with httpx.Client(base_url=workers, timeout=10) as client:
+                sent = client.post(
+                    f"/_emulator/sims/{card['iccid']}/commands",
+                    json={"op": "report_now", "id": f"c{n}"},
+                )
+            assert sent.status_code == 202, sent.text
+        deadline = time.monotonic() + 10
+        while len(received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        device.loop_stop()
+        device.disconnect()
+    assert sorted(json.loads(p)["id"] for p in received) == [f"c{n}" for n in range(6)]

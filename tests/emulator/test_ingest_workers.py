@@ -5,6 +5,7 @@ the middle of a stream, and every report is still stored exactly once."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -34,11 +35,18 @@ TOTAL = SIMS * PER_SIM
 def start_worker(
     broker: str, db: str, name: str, log: Path, password: str
 ) -> subprocess.Popen[str]:
-    """`simgate emulator ingest` as a process; returns once it says it is connected."""
+    """`simgate emulator ingest` as a process; returns once it says it is connected. The
+    database comes from $SIMGATE_EMULATOR_DB, its password from $PGPASSWORD (libpq): no
+    secret on the command line."""
     cmd = [sys.executable, "-m", "simgate.cli", "emulator", "ingest", "--broker", broker]
-    cmd += ["--db", db, "--name", name, "--group", "sgpg", "--max-batch", "50", "--json"]
+    cmd += ["--name", name, "--group", "sgpg", "--max-batch", "50", "--json"]
+    env = {
+        **os.environ,
+        "SIMGATE_EMULATOR_DB": db.replace(f":{password}@", "@"),
+        "PGPASSWORD": password,
+    }
     with log.open("a") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
@@ -204,7 +212,21 @@ def test_ingest_names_an_unreachable_database_without_its_password(
     port = free_port()  # nothing listens there
     url = f"postgresql://sgpg:hunter2secret@127.0.0.1:{port}/none?connect_timeout=2"
     code = main(["ingest", "--db", url, "--broker", "mqtt://127.0.0.1:1883", "--name", "x"])
-    assert code == 2
+    assert code == 5  # unreachable: a supervisor tries again
     err = capsys.readouterr().err
     assert "cannot open the database" in err
+    assert "hunter2secret" not in err
+
+
+@pytest.mark.parametrize("command", ["serve", "mosquitto-config"])
+def test_other_commands_name_an_unreachable_database_without_its_password(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from emulator.cli import main
+
+    url = f"postgresql://sgpg:hunter2secret@127.0.0.1:{free_port()}/none"
+    extra = ["--out", str(tmp_path)] if command == "mosquitto-config" else ["--http", "127.0.0.1:0"]
+    assert main([command, "--db", url, *extra]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the database postgresql://sgpg@127.0.0.1:" in err
     assert "hunter2secret" not in err

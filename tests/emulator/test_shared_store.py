@@ -139,3 +139,62 @@ def test_rule3_two_workers_ingesting_the_same_reports_store_each_once(
     assert len({e["seq"] for e in billed}) == 100
     assert a.devices.view(iccid).state_seq == 40  # the newest state wins whatever the order
     assert len(stored) >= 100
+
+
+def test_rule3_a_reader_following_the_event_log_misses_nothing_while_workers_ingest(
+    pair: tuple[Backend, Backend], postgres_url: str
+) -> None:
+    """The event log is read by cursor (`after=seq`, as `GET /_emulator/events` does): a
+    later event must never be visible before an earlier one is, or the reader skips it."""
+    a, b = pair
+    sims = [usable(a).sim.iccid for _ in range(4)]
+    done = threading.Event()
+    seen: list[str] = []
+    reader = Backend(postgres_url)
+
+    def follow() -> None:
+        after = 0
+        while True:
+            finished = done.is_set()
+            with reader.store.transaction() as db:
+                rows = db.all("SELECT seq, line FROM events WHERE seq > ? ORDER BY seq", (after,))
+            for row in rows:
+                seen.append(str(row["line"]))
+                after = int(row["seq"])
+            if finished:
+                return
+
+    def worker(backend: Backend, iccids: list[str]) -> Callable[[], None]:
+        sink = LockingSink(backend.store, backend.devices)
+
+        def run() -> None:
+            for seq in range(1, 61):
+                batch = [
+                    Incoming(
+                        wire.usage_topic(iccid),
+                        UsageReport(
+                            seq,
+                            iccid,
+                            None,
+                            "2026-03-10T00:00:00Z",
+                            "2026-03-10T00:05:00Z",
+                            1,
+                            2,
+                            "modem",
+                        ).to_json(),
+                    )
+                    for iccid in iccids
+                ]
+                sink.ingest(batch)
+
+        return run
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        together(worker(a, sims[:2]), worker(b, sims[2:]))
+    finally:
+        done.set()
+        follower.join(30)
+        reader.close()
+    assert seen == a.events.lines()  # every event, in order, none skipped
