@@ -21,8 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from simgate_common.netns import run_in_namespace
+
 if TYPE_CHECKING:
-    from pyroute2 import IPRoute, NetNS
+    from pyroute2 import IPRoute
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,9 +53,17 @@ def check_netns(name: str) -> str:
     return name
 
 
-def _off_loop(work: Callable[[], T]) -> T:
-    """Run `work` here, or in a worker thread when this thread runs an event loop
-    (pyroute2's synchronous API runs a loop of its own)."""
+def _off_loop(work: Callable[[], T], netns: str | None = None) -> T:
+    """Run `work` inside `netns` (a thread that joined it: no fork), else here, or in a
+    worker thread when this thread runs an event loop (pyroute2's synchronous API runs a
+    loop of its own)."""
+    if netns is not None:
+        try:
+            return run_in_namespace(netns, work)
+        except LinkError:
+            raise
+        except OSError as exc:
+            raise LinkError(f"cannot work in namespace {netns}: {exc}") from exc
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -62,15 +72,16 @@ def _off_loop(work: Callable[[], T]) -> T:
         return pool.submit(work).result()
 
 
-def _netlink(netns: str | None) -> IPRoute | NetNS:
+def _netlink() -> IPRoute:
+    """Netlink in the calling thread's namespace."""
     try:
-        from pyroute2 import IPRoute, NetNS
+        from pyroute2 import IPRoute
     except ImportError as exc:  # pragma: no cover - pyroute2 is a base dependency
         raise LinkError(f"pyroute2 is not installed: {exc}") from exc
     try:
-        return NetNS(netns) if netns else IPRoute()
+        return IPRoute()
     except OSError as exc:
-        raise LinkError(f"cannot open netlink in {netns or 'the own namespace'}: {exc}") from exc
+        raise LinkError(f"cannot open netlink: {exc}") from exc
 
 
 def create_veth(
@@ -78,14 +89,14 @@ def create_veth(
 ) -> None:
     """One netlink request: `ifname` in `netns` (None: the own), its peer `peer_ifname`
     inside `peer_netns`; both DOWN, no addresses. `LinkError` when it cannot be made."""
-    _off_loop(lambda: _create_veth(ifname, netns, peer_ifname, peer_netns, mtu))
+    _off_loop(lambda: _create_veth(ifname, netns, peer_ifname, peer_netns, mtu), netns)
 
 
 def _create_veth(
     ifname: str, netns: str | None, peer_ifname: str, peer_netns: str, mtu: int
 ) -> None:
     peer: dict[str, Any] = {"ifname": peer_ifname, "net_ns_fd": peer_netns}
-    with _netlink(netns) as ipr:
+    with _netlink() as ipr:
         try:
             ipr.link("add", ifname=ifname, kind="veth", mtu=mtu, peer=peer)
         except Exception as exc:  # pyroute2 raises NetlinkError (an OSError) and others
@@ -98,12 +109,12 @@ def _create_veth(
 
 def delete_link(ifname: str, *, netns: str | None) -> bool:
     """Delete `ifname` in `netns` (and so its peer); False when it was already gone."""
-    return _off_loop(lambda: _delete_link(ifname, netns))
+    return _off_loop(lambda: _delete_link(ifname, netns), netns)
 
 
 def _delete_link(ifname: str, netns: str | None) -> bool:
     try:
-        ipr = _netlink(netns)
+        ipr = _netlink()
     except LinkError as exc:
         logger.warning("cannot remove %s: %s", ifname, exc)
         return False
@@ -122,9 +133,9 @@ def _delete_link(ifname: str, netns: str | None) -> bool:
 
 def link_exists(ifname: str, *, netns: str | None) -> bool:
     """True when `ifname` exists in `netns`; `LinkError` when that cannot be known."""
-    return _off_loop(lambda: _link_exists(ifname, netns))
+    return _off_loop(lambda: _link_exists(ifname, netns), netns)
 
 
 def _link_exists(ifname: str, netns: str | None) -> bool:
-    with _netlink(netns) as ipr:
+    with _netlink() as ipr:
         return bool(ipr.link_lookup(ifname=ifname))

@@ -30,6 +30,7 @@ from agent.sim.manager import SimRefused, SimSaidNo
 from emulator.billing.render import render_invoice
 from firmware_stubs import EmulatorNetwork, NetworkProfile, StubModem, TrafficProfile
 from firmware_stubs.card import new_card, save_card
+from firmware_stubs.dataplane import DataPlaneNetwork
 from simgate.demo_cloud import (
     JST,
     Cloud,
@@ -41,7 +42,8 @@ from simgate.demo_cloud import (
     register_sim,
     start_emulator,
 )
-from simgate.demo_device import DeviceRun, run_device
+from simgate.demo_datapath import IFACE, DeviceNamespace, unavailable
+from simgate.demo_device import DeviceRun, RealPath, run_device
 from simgate_common.exit_codes import ExitCode
 
 START = datetime(2026, 3, 10, 10, 0, tzinfo=JST)
@@ -98,6 +100,7 @@ class Options:
     rate_down: float
     keep: bool
     verbose: int
+    simulated: bool  # keep the stub's simulated counter even where packets could move
 
 
 class Interrupted(Exception):
@@ -146,6 +149,12 @@ def _parse(argv: Sequence[str]) -> Options:
         "--keep", action="store_true", help="keep the temporary folder and print its path"
     )
     parser.add_argument(
+        "--simulated-traffic",
+        action="store_true",
+        help="count the stub's simulated traffic even as root (by default root moves real "
+        "packets through the emulator's data plane, in a namespace of the demo's own)",
+    )
+    parser.add_argument(
         "-v",
         "--verbose",
         action="count",
@@ -154,7 +163,9 @@ def _parse(argv: Sequence[str]) -> Options:
     )
     args = parser.parse_args(argv)
     up, down = args.traffic_rate
-    return Options(args.json, args.traffic_seconds, up, down, args.keep, args.verbose)
+    return Options(
+        args.json, args.traffic_seconds, up, down, args.keep, args.verbose, args.simulated_traffic
+    )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -217,22 +228,38 @@ def _failed(steps: Steps, exc: BaseException, verbose: int) -> int:
 
 def _demo(workdir: Path, options: Options, step: Steps, out: Output) -> dict[str, Any]:
     emulator: Emulator | None = None
+    device_ns: DeviceNamespace | None = None
+    why_not = "--simulated-traffic" if options.simulated else unavailable()
     try:
         step("starting the emulator: embedded MQTT broker, SQLite in a temporary folder")
-        emulator = start_emulator(workdir, verbose=options.verbose > 0)
+        if why_not is None:
+            device_ns = DeviceNamespace.create()
+        emulator = start_emulator(
+            workdir, verbose=options.verbose > 0, data_plane=device_ns is not None
+        )
         info = emulator.info
+        if device_ns is None:
+            out(
+                f"  packets     simulated ({why_not}): the stub's counter stands for the "
+                "network's; run as root to move real packets"
+            )
+        else:
+            out(f"  packets     real: the emulator's data plane; the device is namespace "
+                f"{device_ns.name}")  # fmt: skip
         cloud = Cloud(info)
         clock_start = cloud.set_clock(START)
         out(f"  folder      {workdir}")
         out(f"  Sakura API  {info['api_root']}")
         out(f"  MQTT        {info['mqtt']} (embedded)")
         out(f"  clock       {_when(clock_start)} (virtual; runs on from there)")
-        return _with_emulator(workdir, options, step, out, cloud, emulator, clock_start)
+        return _with_emulator(workdir, options, step, out, cloud, emulator, clock_start, device_ns)
     finally:
         if emulator is not None:
             code = emulator.stop()
             if code not in (0, -signal.SIGTERM):
                 print(f"simgate demo: the emulator exited with status {code}", file=sys.stderr)
+        if device_ns is not None:
+            device_ns.remove()
 
 
 def _with_emulator(
@@ -243,6 +270,7 @@ def _with_emulator(
     cloud: Cloud,
     emulator: Emulator,
     clock_start: datetime,
+    device_ns: DeviceNamespace | None,
 ) -> dict[str, Any]:
     step("a new SIM card is shipped; the customer registers it with its PASSCODE (Sakura API)")
     card = new_card()
@@ -257,24 +285,36 @@ def _with_emulator(
 
     step("starting a stub modem with that card (PIN lock on); the emulator is its network")
     traffic = TrafficProfile(rate_up=options.rate_up, rate_down=options.rate_down, interval=0.5)
-    carrier = EmulatorNetwork(
+    network = EmulatorNetwork(
         str(emulator.info["http"]), traffic=traffic, credentials=cloud.credentials
     )
+    carrier: EmulatorNetwork | DataPlaneNetwork = network
+    real = None
+    if device_ns is not None:
+        carrier = DataPlaneNetwork(network, ifname=IFACE, netns=device_ns.name)
+        internet = cloud.steer("GET", "/_emulator/dataplane")["internet"]["url"]
+        real = RealPath(device_ns, str(internet))
     token = str(cloud.steer("GET", f"/_emulator/sims/{iccid}/token")["token"])
-    with StubModem(
-        card_path=card_path, carrier=carrier, network=NetworkProfile(register_delay=0.0)
-    ) as stub:
-        out(f"  modem on {stub.device_path}, card file {card_path}")
-        device = run_device(
-            stub=stub,
-            workdir=workdir,
-            broker_url=str(emulator.info["mqtt"]),
-            token=token,
-            network_now=clock_start,
-            seconds=options.traffic_seconds,
-            step=step,
-            out=out,
-        )
+    try:
+        with StubModem(
+            card_path=card_path, carrier=carrier, network=NetworkProfile(register_delay=0.0)
+        ) as stub:
+            out(f"  modem on {stub.device_path}, card file {card_path}")
+            device = run_device(
+                stub=stub,
+                workdir=workdir,
+                broker_url=str(emulator.info["mqtt"]),
+                token=token,
+                network_now=clock_start,
+                seconds=options.traffic_seconds,
+                step=step,
+                out=out,
+                real=real,
+                rate=options.rate_down,
+            )
+    finally:
+        if isinstance(carrier, DataPlaneNetwork):
+            carrier.close()  # session down, the link gone
     return _bill(cloud, step, out, iccid, sim_id, device, emulator.process.pid)
 
 
@@ -330,6 +370,8 @@ def _bill(
         "net": device.net,
         "internet": device.internet,
         "traffic": {
+            "packets": "simulated" if device.fetched is None else "real",
+            "fetched": device.fetched,
             "network": {"up": net_up, "down": net_down},
             "device": {"up": rep_up, "down": rep_down, "source": device.source},
         },

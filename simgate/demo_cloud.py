@@ -72,13 +72,13 @@ class Emulator:
         return code
 
 
-def start_emulator(workdir: Path, *, verbose: bool = False) -> Emulator:
+def start_emulator(workdir: Path, *, verbose: bool = False, data_plane: bool = False) -> Emulator:
     """Start the emulator on 127.0.0.1 (free ports, SQLite and log in `workdir`, embedded
-    broker) and wait for its JSON line."""
+    broker; with `data_plane`, its kernel data plane) and wait for its JSON line."""
     log_path = workdir / "emulator.log"
     cmd = [sys.executable, "-m", "simgate.cli", "emulator", "serve", "--db"]
     cmd += [str(workdir / "emulator.db"), "--http", "127.0.0.1:0", "--mqtt", "embedded:0"]
-    cmd += ["--json", *(["-v"] if verbose else [])]
+    cmd += ["--json", *(["-v"] if verbose else []), *(["--data-plane"] if data_plane else [])]
     # Its own credentials, made and kept in the temporary database: not the caller's.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMGATE_ACCESS_TOKEN")}
     with log_path.open("wb") as log:

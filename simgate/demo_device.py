@@ -1,9 +1,12 @@
 """The demo's device: the agent driving the stub modem, metering and reporting over MQTT.
 
-The stub is a modem on a pty; it has no network interface. So that the agent meters as
-on a real device (`/sys/class/net/<iface>/statistics`), the demo keeps a small sysfs tree
-for a simulated `wwan0` whose counters are the bytes the stub's data session carried
-(the stub's own books: what the emulator, as the network, accepted). The device's clock
+With root, the stub's modem has a real `wwan0` in the device's own namespace
+(simgate.demo_datapath): the agent configures it from `+CGCONTRDP`, the device fetches
+through it, and the agent meters its kernel counters. Without root the stub is a modem on
+a pty with no network interface; so that the agent still meters as on a real device
+(`/sys/class/net/<iface>/statistics`), the demo keeps a small sysfs tree for a simulated
+`wwan0` whose counters are the bytes the stub's data session carried (the stub's own
+books: what the emulator, as the network, accepted). The device's clock
 is the network's: the records are stamped in the emulator's virtual time (real devices
 take their time from the network, e.g. NITZ).
 """
@@ -21,6 +24,7 @@ from typing import Any, Protocol
 
 from agent.modem.client import Modem
 from agent.net.data_connection import DataConnection
+from agent.net.datapath import bring_down, bring_up
 from agent.net.registration import RegistrationManager
 from agent.presentation import render_connection, render_net, render_status
 from agent.reporting.outbox import Outbox
@@ -29,9 +33,10 @@ from agent.reporting.token import Token
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import SimManager, SimRefused, SimSaidNo
 from agent.usage.meter import UsageMeter
-from agent.usage.sources import OsInterfaceCounters
+from agent.usage.sources import OsInterfaceCounters, UsageSource
 from firmware_stubs import StubModem
 from firmware_stubs.card import DEFAULT_PIN
+from simgate.demo_datapath import DeviceNamespace, NamespaceCounters
 from simgate_common import wire
 
 APN = "simgate.test"
@@ -61,6 +66,15 @@ class DeviceRun:
     records: int
     clock_start: str
     clock_end: str
+    fetched: int | None  # bytes the device fetched through a real wwan0 (None: simulated)
+
+
+@dataclass(frozen=True)
+class RealPath:
+    """The device's namespace and the emulated internet's host it fetches from."""
+
+    namespace: DeviceNamespace
+    internet_url: str
 
 
 def run_device(
@@ -73,10 +87,13 @@ def run_device(
     seconds: float,
     step: Step,
     out: Callable[[str], None],
+    real: RealPath | None = None,
+    rate: float = 1_000_000.0,
 ) -> DeviceRun:
     """The agent's part of the demo, on its own event loop; `network_now` is the
-    network's time now (the device's clock follows it)."""
-    device = _Device(stub, workdir, broker_url, Token(token), network_now, step, out)
+    network's time now (the device's clock follows it). With `real`, packets move."""
+    device = _Device(stub, workdir, broker_url, Token(token), network_now, step, out, real)
+    device.rate = rate
     return asyncio.run(device.run(seconds))
 
 
@@ -108,8 +125,13 @@ class _Device:
         network_now: datetime,
         step: Step,
         out: Callable[[str], None],
+        real: RealPath | None = None,
     ) -> None:
         self.stub = stub
+        self.real = real
+        self.workdir = workdir
+        self.rate = 1_000_000.0
+        self.fetched: int | None = None
         self.state = workdir / "agent-state"
         self.state.mkdir(mode=0o700)
         where = urllib.parse.urlsplit(broker_url)
@@ -119,7 +141,11 @@ class _Device:
         self.step = step
         self.out = out
         self.interface = _Interface(workdir / "sys" / "class" / "net", IFACE)
-        self.source = OsInterfaceCounters(IFACE, sysfs_root=self.interface.root)
+        self.source: UsageSource = (
+            NamespaceCounters(real.namespace.name, IFACE)
+            if real
+            else OsInterfaceCounters(IFACE, sysfs_root=self.interface.root)
+        )
         self.meter = UsageMeter(self.state)
         self.start = self.mark = self.now()
         self.records = 0
@@ -150,6 +176,8 @@ class _Device:
             connection = DataConnection(modem)
             internet = await connection.connect(APN, register_timeout=15)
             self.out(render_connection(internet))
+            if self.real is not None:
+                await self._host_up(modem, internet.cid or 1)
             outbox = Outbox.in_state_dir(self.state, after.iccid)
             reporter = Reporter(outbox, self.broker, token=self.token, poll=1.0, clock=self.now)
             task = asyncio.create_task(reporter.run(), name="simgate-demo-reporter")
@@ -157,6 +185,9 @@ class _Device:
                 state = (after.to_json(), net.to_json(), internet.to_json())
                 await self._traffic(reporter, after.imei, state, seconds)
                 self.step("internet off; the agent meters the rest and waits for the acks")
+                await self._record(reporter, after.imei)
+                if self.real is not None:
+                    await bring_down(modem, self.state, netns=self.real.namespace.name)
                 off = await connection.disconnect()
                 await self._record(reporter, after.imei)
                 reporter.report_state(after.to_json(), net.to_json(), off.to_json())
@@ -178,6 +209,26 @@ class _Device:
             self.records,
             clock_start,
             clock_end,
+            self.fetched,
+        )
+
+    async def _host_up(self, modem: Modem, cid: int) -> None:
+        """The agent's host step, in the device's namespace: address, route, DNS."""
+        assert self.real is not None
+        path = await bring_up(
+            modem,
+            dialect="generic",
+            cid=cid,
+            interface=IFACE,
+            dns_file=self.workdir / "resolv.conf",
+            state_dir=self.state,
+            netns=self.real.namespace.name,
+        )
+        if path.problems or path.address is None:
+            raise RuntimeError("the host path did not come up: " + "; ".join(path.problems))
+        self.out(
+            f"  {path.interface} in namespace {self.real.namespace.name}: {path.address}/32, "
+            f"default route via {path.gateway}, DNS {', '.join(path.dns) or 'none'}"
         )
 
     async def _safety(self, sim: SimManager) -> dict[str, str]:
@@ -218,22 +269,38 @@ class _Device:
             why = reporter.last_error or "no answer"
             raise TimeoutError(f"the MQTT broker cannot be reached: {why}") from None
         reporter.report_state(*state)
+        fetch = None
+        if self.real is not None:
+            url = self.real.internet_url
+            self.out(f"  the device fetches from the emulated internet's host {url} over {IFACE}")
+            fetch = asyncio.create_task(
+                asyncio.to_thread(self.real.namespace.fetch_for, url, seconds, self.rate)
+            )
         began = loop.time()
         halfway = False
         while (elapsed := loop.time() - began) < seconds:
             await asyncio.sleep(min(0.25, seconds - elapsed))
-            total = self.stub.traffic.total
-            self.step.progress(f"{total.up + total.down:,} bytes carried, {elapsed:.1f} s")
+            if self.real is None:
+                total = self.stub.traffic.total
+                carried = total.up + total.down
+            else:
+                counted = await self.source.read()
+                carried = counted.bytes_up + counted.bytes_down
+            self.step.progress(f"{carried:,} bytes carried, {elapsed:.1f} s")
             if not halfway and elapsed >= seconds / 2:
                 halfway = True
                 self.step.end_progress()
                 await self._record(reporter, imei)
         self.step.end_progress()
+        if fetch is not None:
+            self.fetched = await fetch
+            self.out(f"  {self.fetched:,} bytes fetched through {IFACE} (real packets)")
 
     async def _record(self, reporter: Reporter, imei: str | None) -> None:
         """One metering pass: the interface's counters, the delta, a record if any."""
-        total = self.stub.traffic.total
-        self.interface.set(total.up, total.down)
+        if self.real is None:
+            total = self.stub.traffic.total
+            self.interface.set(total.up, total.down)
         _, traffic = await self.meter.measure(self.source)
         if traffic.delta_up + traffic.delta_down == 0:
             return

@@ -14,13 +14,16 @@ load it (the agent's footprint).
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from simgate_common.netns import run_in_namespace
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ MAIN_TABLE = 254
 IFF_UP = 0x1
 SYSFS_NET = Path("/sys/class/net")
 GONE = (errno.ENOENT, errno.ESRCH, errno.ENODEV, errno.EADDRNOTAVAIL)
+T = TypeVar("T")
 
 
 class HostLinkError(OSError):
@@ -103,20 +107,31 @@ def _explain(exc: BaseException, what: str) -> HostLinkError:
 
 
 @contextmanager
-def _netlink(netns: str | None = None) -> Iterator[Any]:
-    """Netlink in this namespace, or in the named one (`netns`: tests, tools)."""
+def _netlink() -> Iterator[Any]:
+    """Netlink in the calling thread's namespace."""
     try:
-        from pyroute2 import IPRoute, NetNS
+        from pyroute2 import IPRoute
     except ImportError as exc:
         raise HostLinkError(f"no netlink library (pyroute2): {exc}") from exc
     try:
-        ipr = NetNS(netns) if netns else IPRoute()
+        ipr = IPRoute()
     except Exception as exc:
         raise _explain(exc, "cannot open netlink") from exc
     try:
         yield ipr
     finally:
         ipr.close()
+
+
+def _joined(netns: str, call: Callable[[], T]) -> T:
+    """`call()` inside the named namespace (`netns`: tests, tools, the demo), in a thread
+    that joined it: no fork, unlike pyroute2's NetNS."""
+    try:
+        return run_in_namespace(netns, call)
+    except HostLinkError:
+        raise
+    except OSError as exc:
+        raise _explain(exc, f"cannot work in namespace {netns!r}") from exc
 
 
 def _index(ipr: Any, interface: str) -> int:
@@ -143,7 +158,9 @@ def _default_gateway(ipr: Any, index: int) -> str | None:
 
 def observe(interface: str, netns: str | None = None) -> HostView:
     """The interface's state, address and default gateway (`HostLinkError`: no netlink)."""
-    with _netlink(netns) as ipr:
+    if netns is not None:
+        return _joined(netns, functools.partial(observe, interface))
+    with _netlink() as ipr:
         found = ipr.link_lookup(ifname=interface)
         if not found:
             return HostView(interface, exists=False)
@@ -169,7 +186,10 @@ def configure(
     netns: str | None = None,
 ) -> HostRecord:
     """Up, address, gateway host route, default route; returns what was added."""
-    with _netlink(netns) as ipr:
+    if netns is not None:
+        again = functools.partial(configure, interface, address, prefix_len, gateway, mtu=mtu)
+        return _joined(netns, again)
+    with _netlink() as ipr:
         index = _index(ipr, interface)
         link = ipr.link("get", index=index)[0]
         record = HostRecord(interface, address, prefix_len, gateway, bool(link["flags"] & IFF_UP))
@@ -187,7 +207,7 @@ def configure(
                     _add_route(ipr, record, Route(f"{gateway}/32", None), index)
                 _add_route(ipr, record, Route("default", gateway, DEFAULT_METRIC), index)
         except Exception as exc:
-            _roll_back(record, netns)
+            _roll_back(record)
             if isinstance(exc, HostLinkError):
                 raise
             raise _explain(exc, f"cannot configure {interface}") from exc
@@ -195,11 +215,11 @@ def configure(
     return record
 
 
-def _roll_back(record: HostRecord, netns: str | None) -> None:
+def _roll_back(record: HostRecord) -> None:
     """Undo a half-done `configure`; its own failure is logged, never raised over the
     error that made it necessary."""
     try:
-        unconfigure(record, netns=netns)
+        unconfigure(record)  # in the namespace configure runs in
     except HostLinkError as exc:
         log.warning("host: could not undo a half-done configuration: %s", exc)
 
@@ -231,8 +251,10 @@ def _add_route(ipr: Any, record: HostRecord, route: Route, index: int) -> None:
 
 def unconfigure(record: HostRecord, *, netns: str | None = None) -> list[str]:
     """Remove what `record` says was added (gone already is fine); what was undone."""
+    if netns is not None:
+        return _joined(netns, functools.partial(unconfigure, record))
     undone: list[str] = []
-    with _netlink(netns) as ipr:
+    with _netlink() as ipr:
         found = ipr.link_lookup(ifname=record.interface)
         if not found:
             return [f"{record.interface} is gone (nothing left to undo)"]
@@ -263,7 +285,9 @@ def unconfigure(record: HostRecord, *, netns: str | None = None) -> list[str]:
 
 def missing(record: HostRecord, *, netns: str | None = None) -> list[str]:
     """What of `record` the host lacks now: `link down`, `address`, `route default`, ..."""
-    with _netlink(netns) as ipr:
+    if netns is not None:
+        return _joined(netns, functools.partial(missing, record))
+    with _netlink() as ipr:
         found = ipr.link_lookup(ifname=record.interface)
         if not found:
             return ["interface"]

@@ -22,6 +22,8 @@ from typing import TypeVar
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from simgate_common.netns import run_in_namespace
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -131,21 +133,14 @@ def _alive(pid: int) -> bool:
 
 
 def in_namespace(name: str, action: Callable[[], T]) -> T:
-    """Run `action` in a short-lived thread that has joined the named namespace (setns
-    changes only the calling thread, which then ends): sockets it opens, pyroute2's
-    among them, live in that namespace."""
-
-    def run() -> T:
-        fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if _libc().setns(fd, CLONE_NEWNET) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"setns: {os.strerror(err)}")
-        finally:
-            os.close(fd)
-        return action()
-
-    return _in_thread(name, run)
+    """Run `action` in a short-lived thread that has joined the named namespace
+    (simgate_common.netns): sockets it opens, pyroute2's among them, live there."""
+    try:
+        return run_in_namespace(name, action)
+    except LinkError:
+        raise
+    except Exception as exc:
+        raise LinkError(f"in namespace {name}: {exc}") from exc
 
 
 def _in_thread(name: str, action: Callable[[], T]) -> T:
