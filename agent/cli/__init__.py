@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.at.errors import CommandInjectionError
-from agent.cli import discover, network, sim, usage
+from agent.cli import discover, network, sim, sms, usage
 from agent.cli.common import Output
 from agent.dialects import DIALECTS
 from agent.net.errors import InvalidApn, NetSaidNo
@@ -26,7 +26,7 @@ from agent.usage.meter import MeterStateError
 from agent.usage.sources import NoModemCounters
 from simgate_common.exit_codes import ExitCode
 
-NEEDS_PORT = ("sim", "net", "internet")
+NEEDS_PORT = ("sim", "net", "internet", "sms")
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, Output]]] = {
     "sim": sim.run,
@@ -34,6 +34,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, Output]]] 
     "internet": network.run_internet,
     "usage": usage.run,
     "discover": discover.run,
+    "sms": sms.run,
 }
 
 
@@ -66,12 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="append this run's AT exchange to a transcript (JSON Lines, secrets masked)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{sim,net,internet,usage,discover,run}"
+        dest="group", required=True, metavar="{sim,net,internet,usage,sms,discover,run}"
     )
     sim.add_commands(groups)
     network.add_commands(groups)
     usage.add_commands(groups)
     discover.add_commands(groups)
+    sms.add_commands(groups)
     return parser
 
 
