@@ -386,13 +386,14 @@ def clcc(state: ModemState, cmd: Command) -> Reply:
 
 
 def cnum(state: ModemState, cmd: Command) -> Reply:
-    """`AT+CNUM`: the subscriber number (EF_MSISDN): `+CNUM: ,"+81...",145`."""
+    """`AT+CNUM`: the subscriber number (EF_MSISDN): `+CNUM: "","+81...",145` (an empty
+    alpha tag, as Quectel and SIMCom modules write it)."""
     if cmd.kind is CommandKind.TEST:
         return OK
     if cmd.kind is not CommandKind.EXEC:
         raise CommandError("+CNUM takes no parameters")
     number = state.card.msisdn
-    return Reply([f'+CNUM: ,"{number}",145']) if number else OK
+    return Reply([f'+CNUM: "","{number}",145']) if number else OK
 
 
 def clac(names: Sequence[str], cmd: Command) -> Reply:

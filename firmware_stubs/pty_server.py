@@ -16,6 +16,7 @@ during the network request, so AT commands are not held up by a slow network.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import logging
 import os
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import Protocol
 
 from firmware_stubs.card import SimCard, load_card
+from firmware_stubs.commands_sms import DeliveryOutcome
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults, OutputCorrupter
 from firmware_stubs.interpreter import Interpreter
@@ -215,6 +217,14 @@ class StubModem:
         with self._lock:
             self._send(self._device.network_changed())
         self._wake()
+
+    def deliver_sms(self, sender: str, text: str, when: datetime.datetime) -> DeliveryOutcome:
+        """A message from the network: stored on the card and announced as `+CNMI` says."""
+        with self._lock:
+            outcome = self.interpreter.deliver_sms(sender, text, when)
+            self._send(self.interpreter.poll())
+        self._wake()
+        return outcome
 
     def report_traffic(self) -> None:
         """Report the traffic measured since the last report now (the ticker does this

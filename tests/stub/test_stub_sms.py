@@ -176,7 +176,7 @@ def test_cnum_gives_the_cards_msisdn() -> None:
     modem = Interpreter(card)
     exchange(modem, "ATE0")
     exchange(modem, 'AT+CPIN="0000"')
-    assert exchange(modem, "AT+CNUM") == '\r\n+CNUM: ,"+817012345678",145\r\n\r\nOK\r\n'
+    assert exchange(modem, "AT+CNUM") == '\r\n+CNUM: "","+817012345678",145\r\n\r\nOK\r\n'
 
 
 @pytest.mark.parametrize(
