@@ -22,6 +22,7 @@ from emulator.api import (
     sakura_sims,
     sakura_switches,
     sms,
+    sms_radio,
 )
 from emulator.api.common import error_response, install_error_handlers
 from emulator.backend import Backend
@@ -122,6 +123,7 @@ def create_app(
         platform_files,
         platform_control,
         sms,
+        sms_radio,
     ):
         app.include_router(module.router)
     app.add_middleware(FaultMiddleware, faults=backend.faults)

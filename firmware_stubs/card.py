@@ -181,6 +181,14 @@ class SimCard:
 
         return self._check_pin(old_pin, apply)
 
+    def set_msisdn(self, msisdn: str) -> None:
+        """The card's number as the network has it (EF_MSISDN), kept in the card file."""
+        if not is_msisdn(msisdn):
+            raise ValueError(f"not an E.164 number: {msisdn!r}")
+        if msisdn != self.msisdn:
+            self.msisdn = msisdn
+            self._changed()
+
     def store_sms(self, stat: int, pdu: str) -> int | None:
         """Put a message in the first free record; its 1-based index, or None when full."""
         for slot, record in enumerate(self.sms):
