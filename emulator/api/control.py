@@ -210,17 +210,6 @@ async def list_cards(backend: BackendDep) -> list[CardListItem]:
     ]
 
 
-@router.get("/sims/{iccid}", response_model=CardListItem)
-async def one_card(iccid: Iccid, backend: BackendDep) -> CardListItem:
-    """One manufactured card: ICCID, IMSI, its number (MSISDN), registered or not."""
-    check_iccid(iccid)
-    card = backend.cards.get(iccid)
-    if card is None:
-        raise NotFound(f"no card with ICCID {iccid} was manufactured", code="not_found")
-    registered = any(s.iccid == iccid for s in backend.sims.list_all())
-    return CardListItem(iccid=iccid, imsi=card.imsi, msisdn=card.msisdn, registered=registered)
-
-
 class TokenOut(BaseModel):
     """A SIM's MQTT device token (username: the ICCID)."""
 
