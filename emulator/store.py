@@ -260,6 +260,14 @@ CREATE TABLE IF NOT EXISTS card_numbers (
     iccid TEXT PRIMARY KEY,
     msisdn TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS device_sms (
+    iccid TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sim_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (iccid, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sms_radio (
     sms_id TEXT PRIMARY KEY,
     iccid TEXT NOT NULL,
@@ -302,6 +310,7 @@ RESET_TABLES = (
     "sms_contracts",
     "card_numbers",
     "sms_radio",
+    "device_sms",
 )
 
 

@@ -35,6 +35,7 @@ from agent.daemon.cloud import ReportingHub, StateTracker
 from agent.daemon.config import DaemonConfig
 from agent.daemon.keepers import ConnectionKeeper, SimKeeper
 from agent.daemon.metering import MeteringLoop, Recorder
+from agent.daemon.sms import WAKING_SMS_URCS, sync_sms
 from agent.daemon.watcher import DEFAULT_BACKOFF, FixedPortWatcher, ModemWatcher, make_watcher
 from agent.dialects.detect import identify
 from agent.dialects.table import GENERIC, Dialect
@@ -46,8 +47,10 @@ from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import FILE_NAME as OUTBOX_FILE
 from agent.reporting.outbox import OutboxError
 from agent.reporting.publisher import Broker, Reporter
+from agent.reporting.sms_outbox import SmsOutbox, SmsOutboxError
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import READY, SimManager, SimSaidNo
+from agent.sms.store import SmsError
 from agent.usage.meter import UsageMeter
 from agent.usage.sources import (
     NoModemCounters,
@@ -59,7 +62,7 @@ from simgate_common.wire import Command, Op
 
 log = logging.getLogger(__name__)
 
-WAKING_URCS = ("+CREG:", "+CGREG:", "+CEREG:", "+CGEV:", "+CPIN:", "NO CARRIER")
+WAKING_URCS = ("+CREG:", "+CGREG:", "+CEREG:", "+CGEV:", "+CPIN:", "NO CARRIER", *WAKING_SMS_URCS)
 """URCs that may mean the SIM, the registration or a context changed: check now."""
 
 
@@ -120,6 +123,9 @@ class Daemon:
         self._use_modem_counters: bool | None = {"os": False, "modem": True}.get(usage.source)
         self._dialect: Dialect = GENERIC
         self._imei: str | None = None
+        self._state_dir = state_dir
+        self._sms_outbox: SmsOutbox | None = None
+        self._modem: Modem | None = None
         self._wake = asyncio.Event()
         self._rebooted = False
         self._stopping = asyncio.Event()
@@ -193,6 +199,7 @@ class Daemon:
 
     async def _session(self, modem: Modem) -> None:
         self._dialect = (await identify(modem)).dialect
+        self._modem = modem
         log.info("modem: speaks the %s dialect", self._dialect.name)
         sim = SimManager(modem, self.memory, self._dialect)
         registration = RegistrationManager(modem)
@@ -293,6 +300,29 @@ class Daemon:
         self.state.update(sim=status.to_json(), net=net.to_json(), internet=internet.to_json())
         if new_reporter is not None:
             self.state.attach(new_reporter)
+        if status.state == READY:
+            await self._sync_sms()
+
+    async def _sync_sms(self) -> None:
+        """Received SMS to the reporter's outbox; what the cloud has leaves the card."""
+        reporter, modem = self.hub.reporter, self._modem
+        if reporter is None or modem is None:
+            return
+        outbox = self._sms_outbox
+        if outbox is None or outbox.iccid != reporter.iccid:
+            if outbox is not None:
+                outbox.close()
+            try:
+                outbox = self._sms_outbox = SmsOutbox.in_state_dir(self._state_dir, reporter.iccid)
+            except SmsOutboxError as exc:
+                log.error("SMS: %s", exc)
+                return
+        reporter.sms_outbox = outbox
+        try:
+            if await sync_sms(modem, outbox):
+                reporter.wake()
+        except (SmsError, SmsOutboxError) as exc:
+            log.warning("SMS: %s", exc)
 
     def _select_card(self, iccid: str | None) -> Reporter | None:
         """Switch reporting to card `iccid` when it is a new one; returns the new reporter."""

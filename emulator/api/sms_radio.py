@@ -1,18 +1,22 @@
 """The radio network's SMS endpoints (`/_emulator/network/sms/*`): the stub holding a
-card fetches the messages sent to the card's number and reports each one's outcome."""
+card fetches the messages sent to the card's number and reports each one's outcome; and
+`GET /_emulator/sims/{iccid}/sms`, the messages the device reported on MQTT (`sms`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.api.common import BackendDep
 from emulator.api.sakura_schemas import SakuraError
+from emulator.errors import NotFound
+from emulator.models.device_sms import received_sms
+from emulator.models.sims import find_by_iccid
 
 router = APIRouter(
-    prefix="/_emulator/network/sms",
+    prefix="/_emulator",
     tags=["emulator: radio network"],
     responses={400: {"model": SakuraError}},
 )
@@ -60,7 +64,7 @@ class ReportOut(BaseModel):
     reason: str | None
 
 
-@router.post("/fetch", response_model=FetchOut)
+@router.post("/network/sms/fetch", response_model=FetchOut)
 async def fetch(body: FetchIn, backend: BackendDep) -> FetchOut:
     """The messages waiting for the card; they stay pending until reported."""
     pending = backend.sms_radio.fetch(body.iccid)
@@ -71,10 +75,23 @@ async def fetch(body: FetchIn, backend: BackendDep) -> FetchOut:
     )
 
 
-@router.post("/report", response_model=ReportOut)
+@router.post("/network/sms/report", response_model=ReportOut)
 async def report(body: ReportIn, backend: BackendDep) -> ReportOut:
     """Book a message delivered or failed; its SMS API record shows it from then on."""
     accepted, reason = backend.sms_radio.report(
         body.iccid, body.id, body.outcome == "delivered", body.reason
     )
     return ReportOut(accepted=accepted, reason=reason)
+
+
+Iccid = Annotated[str, Path(pattern=r"^[0-9A-F]{18,22}$", description="18 to 22 digits")]
+
+
+@router.get("/sims/{iccid}/sms", response_model=list[dict[str, Any]])
+async def device_sms(iccid: Iccid, backend: BackendDep) -> list[dict[str, Any]]:
+    """The `sms` payloads the device published, each stored once, in `seq` order."""
+    with backend.store.transaction() as db:
+        found = received_sms(db, iccid)
+        if not found and find_by_iccid(db, iccid) is None:
+            raise NotFound(f"no registered SIM has ICCID {iccid}", code="not_registered")
+    return found

@@ -185,3 +185,38 @@ def test_sms_api_message_reaches_the_stub_and_the_agent(
 
 def stub_clock() -> dt.datetime:
     return dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+
+
+def test_device_sms_reports_are_stored_once_per_seq(client: TestClient) -> None:
+    from emulator.models.devices import Incoming, Verdict
+    from simgate_common import wire
+
+    sim = registered(client)
+    backend = client.app.state.backend  # type: ignore[attr-defined]
+    topic = wire.sms_topic(sim["iccid"])
+    payload = json.dumps(
+        {"seq": 1, "from": "SIMGATE", "at": "2026-03-10T09:00:00+09:00", "text": "hi", "parts": 1}
+    ).encode()
+    other = payload.replace(b'"hi"', b'"ho"')
+    outcomes = backend.devices.ingest(
+        [
+            Incoming(topic, payload),
+            Incoming(topic, payload),
+            Incoming(topic, other),
+            Incoming(topic, b'{"seq": 2}'),
+        ]
+    )
+    assert [o.verdict for o in outcomes] == [
+        Verdict.STORED,
+        Verdict.DUPLICATE,
+        Verdict.DUPLICATE,
+        Verdict.REJECTED,
+    ]
+    assert outcomes[2].error is not None
+    assert outcomes[3].error is not None
+    assert "from" in outcomes[3].error.error
+    stored = client.get(f"/_emulator/sims/{sim['iccid']}/sms").json()
+    assert stored == [
+        {"seq": 1, "from": "SIMGATE", "at": "2026-03-10T00:00:00Z", "text": "hi", "parts": 1}
+    ]
+    assert client.get("/_emulator/sims/898100000000000000/sms").status_code == 404
