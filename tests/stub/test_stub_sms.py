@@ -12,6 +12,8 @@ from firmware_stubs import Interpreter
 from firmware_stubs.card import SMS_CAPACITY, CardFileError, card_from_json, load_card, new_card
 from firmware_stubs.commands_sms import DeliveryOutcome
 from firmware_stubs.sms_pdu import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
     decode_deliver,
     decode_submit,
     encode_address,
@@ -192,3 +194,14 @@ def test_bad_msisdn_or_sms_records_are_refused(key: str, value: object) -> None:
     data = {**new_card().to_json_dict(), key: value}
     with pytest.raises(CardFileError, match=key):
         card_from_json(data)
+
+
+def test_23038_gsm7_tables_of_both_sides_agree() -> None:
+    """The stub's alphabet and the agent's are written apart; they must say the same."""
+    from agent.sms.pdu import DEFAULT_ALPHABET, EXTENSION_TABLE
+
+    assert len(GSM7_BASIC) == len(DEFAULT_ALPHABET) == 128
+    for code, (stub_char, agent_char) in enumerate(zip(GSM7_BASIC, DEFAULT_ALPHABET, strict=True)):
+        if code != 0x1B:  # the escape: the stub keeps ESC, the agent reads it as a space
+            assert stub_char == agent_char, f"code {code:#04x}"
+    assert dict(GSM7_EXTENSION) == EXTENSION_TABLE
