@@ -270,6 +270,8 @@ class Daemon:
             await modem.prepare()
         for name in REGISTRATION_COMMANDS:  # n=1: a URC on every registration change
             await modem.command(commands.write(name, 1))
+        # 27.005 §3.4.1: a new message is stored and announced (+CMTI), which wakes a check.
+        await modem.command(commands.write("+CNMI", 2, 1))
         if self._use_modem_counters is not False:
             await self._find_modem_counters(modem)
 
@@ -318,6 +320,7 @@ class Daemon:
                 log.error("SMS: %s", exc)
                 return
         reporter.sms_outbox = outbox
+        reporter.sms_acked = self._wake.set  # what the cloud has may now leave the card
         try:
             if await sync_sms(modem, outbox):
                 reporter.wake()

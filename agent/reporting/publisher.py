@@ -110,6 +110,8 @@ class Reporter:
         self._sms_topic = wire.sms_topic(self.iccid)
         self.sms_outbox: SmsOutbox | None = None
         """Received SMS to publish on `sms` (set by the daemon); acked on PUBACK."""
+        self.sms_acked: Callable[[], None] | None = None
+        """Called after the PUBACKs of a batch of SMS (the daemon then deletes them)."""
         self.refusals = 0
         """How many of our messages the cloud refused (its `errors` topic)."""
         self._wake = asyncio.Event()
@@ -331,9 +333,12 @@ class Reporter:
         """Publish the waiting received SMS one by one; each is acked on its PUBACK."""
         if self.sms_outbox is None:
             return
-        for sms in self.sms_outbox.pending():
+        waiting = self.sms_outbox.pending()
+        for sms in waiting:
             await client.publish(self._sms_topic, sms.to_json(), qos=1)
             self.sms_outbox.acknowledge(sms.seq)
+        if waiting and self.sms_acked is not None:
+            self.sms_acked()
 
     async def _send(self, client: aiomqtt.Client, report: UsageReport) -> None:
         await client.publish(self._usage_topic, report.to_json(), qos=1)
