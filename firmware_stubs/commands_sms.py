@@ -1,12 +1,14 @@
 """The 3GPP TS 27.005 message commands, and the call commands a data-only module answers.
 
 Storage model: one memory, `"SM"` (the card's EF_SMS records, `SimCard.sms`), used for
-reading, writing and receiving; a full card refuses a new message with `+CMS ERROR: 322`
-and the network hears "memory capacity exceeded". `+CMGR`/`+CMGL` turn a `REC UNREAD`
-message into `REC READ`. `+CMGR` of a free record in range answers `OK` with no lines;
-out of range is `+CMS ERROR: 321`. Received messages are announced by `+CNMI`'s `<mt>`:
-1 stores and sends `+CMTI: "SM",<index>`, 2 sends `+CMT: ,<length>` and the PDU without
-storing (27.005 §3.4.1), 0 stores silently.
+reading, writing and receiving; a full card refuses a message the host writes
+(`+CMGW`) with `+CMS ERROR: 322` and one the network delivers with `memory_full`.
+`+CMGR`/`+CMGL` turn a `REC UNREAD` message into `REC READ`. `+CMGR` of a free record in
+range answers `OK` with no lines; out of range is `+CMS ERROR: 321`. Received messages
+are announced by `+CNMI`'s `<mt>`: 1 stores and sends `+CMTI: "SM",<index>`, 2 sends
+`+CMT: ,<length>` and the PDU without storing (27.005 §3.4.1), 0 stores silently.
+Text-mode payloads (`+CMGS`, `+CMGW`) are in the TE character set: with
+`+CSCS="UCS2"`, hex of UTF-16.
 
 No voice: `+CLIP=1`, `+CRC=1` and a USSD request answer `+CME ERROR: 4` (operation not
 supported); their off settings, `+CVHU` and `+CLCC` (no calls) answer `OK`.
@@ -22,7 +24,13 @@ from collections.abc import Sequence
 from firmware_stubs.at_syntax import CmeError, CmsError, Command, CommandError, CommandKind
 from firmware_stubs.card import StoredSms
 from firmware_stubs.replies import OK, CommandSpec, Reply, SimNeed
-from firmware_stubs.sms_pdu import PduError, decode_deliver, decode_submit, encode_deliver
+from firmware_stubs.sms_pdu import (
+    PduError,
+    decode_deliver,
+    decode_submit,
+    encode_deliver,
+    encode_submit,
+)
 from firmware_stubs.state import REGISTERED, ModemState
 
 logger = logging.getLogger(__name__)
@@ -292,7 +300,7 @@ def cmgs(state: ModemState, cmd: Command) -> Reply:
         recipient = cmd.str_param(0)
         if not recipient:
             raise CmsError(CMS_INVALID_TEXT)
-        return Reply([], prompt=lambda s, text: _sent(s, recipient, text))
+        return Reply([], prompt=lambda s, text: _sent(s, recipient, _te_text(s, text)))
     cmd.param_count(1, 1)
     try:
         length = cmd.int_param(0, allowed=range(1, 176))
@@ -308,6 +316,62 @@ def cmgs(state: ModemState, cmd: Command) -> Reply:
         return _sent(s, submit.recipient, submit.text)
 
     return Reply([], prompt=send)
+
+
+def _te_text(state: ModemState, text: str) -> str:
+    """A text-mode payload in the TE character set (`+CSCS`): UCS2 is hex of UTF-16."""
+    if state.charset != "UCS2":
+        return text
+    try:
+        return bytes.fromhex(text).decode("utf-16-be")
+    except ValueError:
+        raise CmsError(CMS_INVALID_TEXT) from None
+
+
+def _store(state: ModemState, stat: int, pdu: bytes) -> Reply:
+    index = state.card.store_sms(stat, pdu.hex())
+    if index is None:
+        raise CmsError(CMS_MEMORY_FULL)
+    return Reply([f"+CMGW: {index}"])
+
+
+def cmgw(state: ModemState, cmd: Command) -> Reply:
+    """`AT+CMGW=<length>[,<stat>]` (PDU) or `AT+CMGW="<da>"` (text): `> `, then the
+    message, stored (default `STO UNSENT`); a full card is `+CMS ERROR: 322`."""
+    if cmd.kind is CommandKind.TEST:
+        return OK
+    if cmd.kind is not CommandKind.SET:
+        raise CommandError("+CMGW needs a length or an address")
+    _card_ready(state)
+    if state.sms.text_mode:
+        cmd.param_count(1, 3)
+        recipient = cmd.str_param(0)
+
+        def write_text(s: ModemState, text: str) -> Reply:
+            try:
+                pdu = encode_submit(recipient, _te_text(s, text), s.sms.take_reference())
+            except PduError:
+                raise CmsError(CMS_INVALID_TEXT) from None
+            return _store(s, 2, pdu)
+
+        return Reply([], prompt=write_text)
+    cmd.param_count(1, 2)
+    try:
+        length = cmd.int_param(0, allowed=range(1, 176))
+        stat = cmd.int_param(1, default=2, allowed=range(4))
+    except CommandError:
+        raise CmsError(CMS_INVALID_PDU) from None
+
+    def write_pdu(s: ModemState, payload: str) -> Reply:
+        try:
+            pdu = bytes.fromhex(payload)
+        except ValueError:
+            raise CmsError(CMS_INVALID_PDU) from None
+        if not pdu or len(pdu) - pdu[0] - 1 != length:
+            raise CmsError(CMS_INVALID_PDU)
+        return _store(s, stat, pdu)
+
+    return Reply([], prompt=write_pdu)
 
 
 def receive_sms(
@@ -417,6 +481,7 @@ SMS_COMMANDS: dict[str, CommandSpec] = {
     "+CMGR": CommandSpec(cmgr),
     "+CMGD": CommandSpec(cmgd),
     "+CMGS": CommandSpec(cmgs),
+    "+CMGW": CommandSpec(cmgw),
     "+CLIP": _voice("0,2"),
     "+CRC": _voice("0"),
     "+CVHU": CommandSpec(cvhu),

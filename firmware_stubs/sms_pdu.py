@@ -215,6 +215,28 @@ def encode_deliver(
     return parts
 
 
+def encode_submit(recipient: str, text: str, reference: int = 0) -> bytes:
+    """One SMS-SUBMIT (no SMSC address: `00` first) for a text that fits one message, as
+    `+CMGW` in text mode stores it; `PduError` when it needs several parts."""
+    dcs, chunks = _user_data(text)
+    if len(chunks) > 1:
+        raise PduError("the text needs more than one message")
+    if dcs == DCS_GSM7:
+        codes = gsm7_codes(text) or []
+        user, udl = pack_septets(codes), len(codes)
+    else:
+        user = text.encode("utf-16-be")
+        udl = len(user)
+    first = 0x11  # MTI=01 submit, VPF=10 relative validity period
+    return (
+        b"\x00"
+        + bytes([first, reference & 0xFF])
+        + encode_address(recipient)
+        + bytes([0x00, dcs, 0xA7, udl])
+        + user
+    )
+
+
 @dataclass(frozen=True)
 class Submit:
     """What an SMS-SUBMIT from the host says: its reference, recipient and text."""

@@ -138,6 +138,28 @@ def test_full_card_refuses_with_memory_full() -> None:
     assert exchange(modem, "AT+CPMS?") == (
         '\r\n+CPMS: "SM",20,20,"SM",20,20,"SM",20,20\r\n\r\nOK\r\n'
     )
+    assert modem.receive_data(b"AT+CMGW=24\r") == b"\r\n> "
+    pdu = b"0001000B917228001011F100000CC8329BFD065DDF72363904"
+    assert modem.receive_data(pdu + b"\x1a") == b"\r\n+CMS ERROR: 322\r\n"
+
+
+def test_cmgw_stores_pdu_and_text_mode_messages() -> None:
+    modem = ready_modem()
+    assert modem.receive_data(b"AT+CMGW=24\r") == b"\r\n> "
+    pdu = b"0001000B917228001011F100000CC8329BFD065DDF72363904"
+    assert modem.receive_data(pdu + b"\x1a") == b"\r\n+CMGW: 1\r\n\r\nOK\r\n"
+    exchange(modem, "AT+CMGF=1")
+    exchange(modem, 'AT+CSCS="UCS2"')  # text-mode payloads: hex of UCS2
+    assert modem.receive_data(b'AT+CMGW="+819011112222"\r') == b"\r\n> "
+    payload = "日本語".encode("utf-16-be").hex().upper().encode()
+    assert modem.receive_data(payload + b"\x1a") == b"\r\n+CMGW: 2\r\n\r\nOK\r\n"
+    listed = exchange(modem, 'AT+CMGL="STO UNSENT"')
+    assert '+CMGL: 1,"STO UNSENT","+27820001111",' in listed
+    assert '+CMGL: 2,"STO UNSENT","+819011112222",' in listed
+    record = modem.card.sms[1]
+    assert record is not None
+    submit = decode_submit(bytes.fromhex(record.pdu), len(record.pdu) // 2 - 1)
+    assert submit.text == "日本語"
 
 
 def test_cmgs_prompt_pdu_and_text_mode_and_escape() -> None:
