@@ -25,6 +25,7 @@ from emulator.api import (
     sakura_sims,
     sakura_switches,
     sms,
+    sms_radio,
 )
 from emulator.api.common import error_response, install_error_handlers
 from emulator.api.guard import DEFAULT_MAX_BODY, Guard, GuardSettings, SakuraCompat
@@ -164,6 +165,7 @@ def create_app(
         platform_files,
         platform_control,
         sms,
+        sms_radio,
     ):
         app.include_router(module.router)
     install_console(app)

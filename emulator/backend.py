@@ -18,6 +18,7 @@ from emulator.models.network import Network
 from emulator.models.platform.service import Platform
 from emulator.models.sims import SimModel
 from emulator.models.sms import Sms
+from emulator.models.sms_radio import SmsRadio
 from emulator.models.switches import SwitchModel
 from emulator.store import Store
 
@@ -40,6 +41,7 @@ class Backend:
         self.faults = FaultInjector()
         self.platform = Platform(self.store, self.clock)
         self.sms = Sms(self.store, self.clock)
+        self.sms_radio = SmsRadio(self.store, self.clock)
         self.devices.add_handler(self.platform.messages.handle_mqtt)
         self._reset_hooks: list[Callable[[], None]] = []
 

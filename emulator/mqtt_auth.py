@@ -43,7 +43,7 @@ from simgate_common.wire import Leaf, WireError
 
 log = logging.getLogger(__name__)
 
-_INGESTED = (Leaf.USAGE, Leaf.STATE, Leaf.STATUS)
+_INGESTED = (Leaf.USAGE, Leaf.STATE, Leaf.STATUS, Leaf.SMS)
 
 
 class IngestGate:

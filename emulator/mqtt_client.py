@@ -42,7 +42,7 @@ CLIENT_ID: Final = INGEST_USERNAME
 SUBSCRIPTIONS: Final = (
     *(
         f"{wire.TOPIC_PREFIX}/+/{leaf.value}"
-        for leaf in (wire.Leaf.USAGE, wire.Leaf.STATE, wire.Leaf.STATUS)
+        for leaf in (wire.Leaf.USAGE, wire.Leaf.STATE, wire.Leaf.STATUS, wire.Leaf.SMS)
     ),
     f"{wire.TOPIC_PREFIX}/+/{wire.PLATFORM_UP}",
 )

@@ -264,6 +264,27 @@ CREATE TABLE IF NOT EXISTS sms_contracts (
     notice_at TEXT,
     ends_on TEXT
 );
+CREATE TABLE IF NOT EXISTS card_numbers (
+    iccid TEXT PRIMARY KEY,
+    msisdn TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS device_sms (
+    iccid TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sim_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (iccid, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sms_radio (
+    sms_id TEXT PRIMARY KEY,
+    iccid TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_radio_pending ON sms_radio (iccid, status);
 INSERT OR IGNORE INTO account (id) VALUES (1);
 INSERT OR IGNORE INTO platform_account (id) VALUES (1);
 INSERT OR IGNORE INTO sms_settings (id) VALUES (1);
@@ -295,6 +316,9 @@ RESET_TABLES = (
     "sms_settings",
     "sms_messages",
     "sms_contracts",
+    "card_numbers",
+    "sms_radio",
+    "device_sms",
 )
 
 

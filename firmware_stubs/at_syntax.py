@@ -33,6 +33,14 @@ class CmeError(Exception):
         self.code = code
 
 
+class CmsError(Exception):
+    """The modem refuses a message service command with `+CMS ERROR: <code>` (27.005)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"+CMS ERROR: {code}")
+        self.code = code
+
+
 class CommandKind(enum.Enum):
     """The four forms of an extended command: `+X`, `+X?`, `+X=?`, `+X=…`."""
 

@@ -1,6 +1,8 @@
 """The simulated SIM card (ETSI TS 102 221 PIN rules) and its card file.
 
-The card owns the PIN and PUK, their retry counters and the PIN lock. The "verified"
+The card owns the PIN and PUK, their retry counters and the PIN lock, its number
+(MSISDN, as EF_MSISDN holds it) and its short messages: fixed slots like EF_SMS's
+records (ETSI TS 131 102 §4.2.25), each free or holding a status and a PDU. The "verified"
 flag (PIN presented since power-on) is deliberately not persisted: a restarted stub, like
 a re-powered card, wants the PIN again. Every change calls `on_change`, which
 `load_card` wires to an atomic rewrite of the card file.
@@ -30,6 +32,8 @@ DEFAULT_PUK = "12345678"
 # Keys of the card file, in the order the stub writes them (contracts §1).
 CARD_KEYS = ("iccid", "imsi", "pin", "puk", "pin_enabled", "pin_retries", "puk_retries")
 MAX_RETRIES = 15  # a retry count must fit the `x` nibble of status word 63Cx
+SMS_CAPACITY = 20  # EF_SMS records of the stub's card
+SMS_STATUSES = (0, 1, 2, 3)  # 27.005 <stat>: REC UNREAD, REC READ, STO UNSENT, STO SENT
 
 
 class CardFileError(ValueError):
@@ -65,6 +69,29 @@ def is_puk(value: str) -> bool:
     return len(value) == 8 and value.isascii() and value.isdigit()
 
 
+@dataclass(frozen=True)
+class StoredSms:
+    """One used EF_SMS record: the 27.005 status and the PDU (SMSC address + TPDU, hex)."""
+
+    stat: int
+    pdu: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the card file holds it."""
+        return {"stat": self.stat, "pdu": self.pdu}
+
+
+def is_msisdn(value: object) -> bool:
+    """True for an E.164 number: `+` and 6 to 15 digits."""
+    return (
+        isinstance(value, str)
+        and value.startswith("+")
+        and value[1:].isascii()
+        and value[1:].isdigit()
+        and 6 <= len(value) - 1 <= 15
+    )
+
+
 @dataclass(eq=False)
 class SimCard:
     """A SIM card: identity, secrets, PIN lock and retry counters (tries left)."""
@@ -79,6 +106,8 @@ class SimCard:
     pin_attempts: int = PIN_ATTEMPTS  # the counters' initial values
     puk_attempts: int = PUK_ATTEMPTS
     verified: bool = False  # PIN presented since power-on; never persisted
+    msisdn: str | None = None
+    sms: list[StoredSms | None] = field(default_factory=lambda: [None] * SMS_CAPACITY, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     on_change: Callable[[SimCard], None] | None = field(default=None, repr=False)
 
@@ -152,6 +181,37 @@ class SimCard:
 
         return self._check_pin(old_pin, apply)
 
+    def set_msisdn(self, msisdn: str) -> None:
+        """The card's number as the network has it (EF_MSISDN), kept in the card file."""
+        if not is_msisdn(msisdn):
+            raise ValueError(f"not an E.164 number: {msisdn!r}")
+        if msisdn != self.msisdn:
+            self.msisdn = msisdn
+            self._changed()
+
+    def store_sms(self, stat: int, pdu: str) -> int | None:
+        """Put a message in the first free record; its 1-based index, or None when full."""
+        for slot, record in enumerate(self.sms):
+            if record is None:
+                self.sms[slot] = StoredSms(stat, pdu.upper())
+                self._changed()
+                return slot + 1
+        return None
+
+    def read_sms(self, index: int, *, mark_read: bool = True) -> StoredSms | None:
+        """The record at `index` (1-based), or None when free; an unread one becomes read."""
+        record = self.sms[index - 1] if 1 <= index <= len(self.sms) else None
+        if record is not None and record.stat == 0 and mark_read:
+            self.sms[index - 1] = StoredSms(1, record.pdu)
+            self._changed()
+        return record
+
+    def delete_sms(self, index: int) -> None:
+        """Free the record at `index` (1-based); freeing a free one changes nothing."""
+        if 1 <= index <= len(self.sms) and self.sms[index - 1] is not None:
+            self.sms[index - 1] = None
+            self._changed()
+
     def to_json_dict(self) -> dict[str, Any]:
         """The card file's content: the contract's keys, then any unknown keys kept."""
         data: dict[str, Any] = {
@@ -163,6 +223,10 @@ class SimCard:
             "pin_retries": self.pin_retries,
             "puk_retries": self.puk_retries,
         }
+        if self.msisdn is not None:
+            data["msisdn"] = self.msisdn
+        if any(record is not None for record in self.sms) or len(self.sms) != SMS_CAPACITY:
+            data["sms"] = [None if r is None else r.to_json() for r in self.sms]
         for key, value in self.extra.items():
             data.setdefault(key, value)
         return data
@@ -203,6 +267,7 @@ def new_card(
     body = "8981" + "".join(rng.choice("0123456789") for _ in range(15))
     iccid = body + str(luhn_check_digit(body))
     imsi = "44010" + "".join(rng.choice("0123456789") for _ in range(10))
+    msisdn = "+8170" + "".join(rng.choice("0123456789") for _ in range(8))
     return SimCard(
         iccid=iccid,
         imsi=imsi,
@@ -213,6 +278,7 @@ def new_card(
         puk_retries=puk_attempts,
         pin_attempts=pin_attempts,
         puk_attempts=puk_attempts,
+        msisdn=msisdn,
     )
 
 
@@ -249,7 +315,11 @@ def card_from_json(
     pin_enabled = need("pin_enabled", lambda v: isinstance(v, bool), "true or false")
     pin_retries = need("pin_retries", retries, f"an integer from 0 to {MAX_RETRIES}")
     puk_retries = need("puk_retries", retries, f"an integer from 0 to {MAX_RETRIES}")
-    extra = {key: value for key, value in data.items() if key not in CARD_KEYS}
+    msisdn = data.get("msisdn")
+    if msisdn is not None and not is_msisdn(msisdn):
+        raise CardFileError(f"{source}: key 'msisdn' must be an E.164 number like +819012345678")
+    sms = _sms_records(data.get("sms"), source)
+    extra = {key: value for key, value in data.items() if key not in (*CARD_KEYS, "msisdn", "sms")}
     return SimCard(
         iccid=iccid.upper(),
         imsi=imsi,
@@ -260,8 +330,34 @@ def card_from_json(
         puk_retries=puk_retries,
         pin_attempts=pin_attempts,
         puk_attempts=puk_attempts,
+        msisdn=msisdn,
+        sms=sms,
         extra=extra,
     )
+
+
+def _sms_records(value: Any, source: str) -> list[StoredSms | None]:
+    """The card file's `sms` list (absent: all records free); `CardFileError` if bad."""
+    if value is None:
+        return [None] * SMS_CAPACITY
+    what = f'{source}: key \'sms\' must be a list of null or {{"stat": 0-3, "pdu": hex}}'
+    if not isinstance(value, list) or not 1 <= len(value) <= 255:
+        raise CardFileError(what)
+    records: list[StoredSms | None] = []
+    for item in value:
+        if item is None:
+            records.append(None)
+            continue
+        if not isinstance(item, dict) or set(item) != {"stat", "pdu"}:
+            raise CardFileError(what)
+        stat, pdu = item["stat"], item["pdu"]
+        good_pdu = isinstance(pdu, str) and pdu and len(pdu) % 2 == 0
+        if type(stat) is not int or stat not in SMS_STATUSES or not good_pdu:
+            raise CardFileError(what)
+        if not set(pdu.upper()) <= HEX_DIGITS:
+            raise CardFileError(what)
+        records.append(StoredSms(stat, pdu.upper()))
+    return records
 
 
 def _is_iccid(value: Any) -> bool:

@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--imei", type=_imei, help="IMEI (default: fixed per dialect)")
     serve.add_argument("--delay", type=_seconds, default=0.0, help="answer delay, seconds")
     serve.add_argument(
+        "--quote-cpin",
+        action="store_true",
+        help='answer +CPIN: "READY" with the value quoted (a fault some modules have)',
+    )
+    serve.add_argument(
         "--busy-after-unlock",
         type=_seconds,
         default=0.0,
@@ -214,6 +219,7 @@ def serve(args: argparse.Namespace) -> int:
         drop=args.drop,
         garble=args.garble,
         seed=args.seed,
+        quote_cpin=args.quote_cpin,
     )
     stub = StubModem(
         card=card, dialect=args.dialect, faults=faults, imei=args.imei, carrier=carrier

@@ -46,7 +46,8 @@ def cpin(state: ModemState, cmd: Command) -> Reply:
         if card.state is CardState.BLOCKED:
             raise CmeError(13)
         text = card.state.value
-        return Reply([f'+CPIN: "{text}"' if state.dialect.quote_cpin else f"+CPIN: {text}"])
+        quoted = state.dialect.quote_cpin or state.faults.quote_cpin
+        return Reply([f'+CPIN: "{text}"' if quoted else f"+CPIN: {text}"])
     if cmd.kind is CommandKind.EXEC:
         raise CommandError("+CPIN needs a password")
     cmd.param_count(1, 2)

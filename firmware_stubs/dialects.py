@@ -2,9 +2,11 @@
 
 A dialect adds or overrides commands through `commands` (a table of `CommandSpec`), so
 vendor-specific commands (`AT+QCCID`, `AT+CICCID`, ...) are rows, not branches; its
-quirks are fields: `quote_cpin`, `busy_after_unlock` (SIMCom's `+CME ERROR: 14` after
-a PIN), `unlock_urcs` (what the module says once the SIM is ready) and `urcs_before_ok`
-(those URCs slip into the next answer, between its lines and its final result).
+quirks are fields: `quote_cpin` (no shipped dialect: SIMCom's SIM7500/SIM7600 AT manual
+gives `+CPIN: <code>` as 27.007 does, so quoting is the `quote_cpin` fault),
+`busy_after_unlock` (SIMCom's `+CME ERROR: 14` after a PIN), `unlock_urcs` (what the
+module says once the SIM is ready) and `urcs_before_ok` (those URCs slip into the next
+answer, between its lines and its final result).
 docs/dialects.md says where each fact comes from.
 """
 
@@ -67,7 +69,6 @@ DIALECTS: Mapping[str, Dialect] = MappingProxyType(
             model="SIMCOM_SIM7600G-H",
             revision="LE20B04SIM7600G22",
             imei=make_imei("86000003", "000003"),
-            quote_cpin=True,
             busy_after_unlock=0.5,
             unlock_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
             commands=MappingProxyType(SIMCOM_COMMANDS),

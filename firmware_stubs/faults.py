@@ -18,6 +18,8 @@ class Faults:
     - `seed`: seeds the random generator of `drop` and `garble` (reproducible runs).
     - `reboot_after_commands`: reboot instead of answering every N-th command line.
     - `reboot_every`: reboot every so many seconds.
+    - `quote_cpin`: answer `+CPIN: "READY"` (value quoted), as some modules do; breaks
+      clients that compare the 27.007 form (`+CPIN: READY`), such as python-gsmmodem.
     """
 
     delay: float = 0.0
@@ -27,6 +29,7 @@ class Faults:
     seed: int | None = None
     reboot_after_commands: int | None = None
     reboot_every: float | None = None
+    quote_cpin: bool = False
 
     def __post_init__(self) -> None:
         for name in ("delay", "busy_after_unlock"):

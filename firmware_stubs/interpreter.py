@@ -22,6 +22,7 @@ session the network ends drops the contexts, with `NO CARRIER` if a data call wa
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from pathlib import Path
 from firmware_stubs.at_syntax import (
     AtSyntaxError,
     CmeError,
+    CmsError,
     Command,
     CommandError,
     CommandKind,
@@ -41,11 +43,13 @@ from firmware_stubs.card import SimCard, load_card
 from firmware_stubs.commands_basic import BASIC_COMMANDS, S_REGISTER
 from firmware_stubs.commands_net import NET_COMMANDS, registration_line
 from firmware_stubs.commands_sim import SIM_COMMANDS
+from firmware_stubs.commands_sms import SMS_COMMANDS, DeliveryOutcome, clac, receive_sms
 from firmware_stubs.dialects import Dialect, get_dialect, is_imei
 from firmware_stubs.faults import Faults
 from firmware_stubs.network import LocalNetwork, Network, NetworkAnswer, Verdict
 from firmware_stubs.replies import (
     CommandSpec,
+    PromptHandler,
     Reply,
     SimNeed,
     cme_final,
@@ -58,8 +62,14 @@ from firmware_stubs.traffic import TrafficReport
 logger = logging.getLogger(__name__)
 
 MAX_LINE = 512
-CR, BACKSPACE = 0x0D, 0x08
-BASE_COMMANDS: dict[str, CommandSpec] = {**BASIC_COMMANDS, **SIM_COMMANDS, **NET_COMMANDS}
+MAX_PAYLOAD = 1024  # a `> ` payload: an SMS-SUBMIT of 176 octets is 352 hex digits
+CR, BACKSPACE, CTRL_Z, ESCAPE = 0x0D, 0x08, 0x1A, 0x1B
+BASE_COMMANDS: dict[str, CommandSpec] = {
+    **BASIC_COMMANDS,
+    **SIM_COMMANDS,
+    **NET_COMMANDS,
+    **SMS_COMMANDS,
+}
 
 
 @dataclass
@@ -100,6 +110,10 @@ class Interpreter:
             now=clock(),
         )
         self.commands: dict[str, CommandSpec] = {**BASE_COMMANDS, **chosen.commands}
+        names = tuple(sorted({*self.commands, "+CLAC"}))
+        self.commands["+CLAC"] = CommandSpec(lambda state, cmd: clac(names, cmd))
+        self._prompt: PromptHandler | None = None
+        self._payload = bytearray()
         self._line = bytearray()
         self._overflow = False
         self._pending: _Pending | None = None
@@ -146,7 +160,10 @@ class Interpreter:
         return min(deadlines, default=None)
 
     def host_closed(self) -> None:
-        """The host closed the port: a data call ends (the context stays up), input resets."""
+        """The host closed the port: a data call ends (the context stays up), input resets
+        (a `> ` payload half typed is dropped)."""
+        self._prompt = None
+        self._payload.clear()
         if self.state.data_mode:
             logger.info("host hung up: data mode over")
         self.state.data_mode = False
@@ -218,6 +235,8 @@ class Interpreter:
         self._backlog.clear()
         self._line.clear()
         self._overflow = False
+        self._prompt = None
+        self._payload.clear()
         self._commands_since_boot = 0
         self._next_reboot = self._reboot_deadline()
         self.state.power_cycle()
@@ -246,6 +265,9 @@ class Interpreter:
             return
         state = self.state
         for index, byte in enumerate(data):
+            if self._prompt is not None:
+                self._prompt_byte(byte, out)
+                continue
             if state.data_mode:
                 state.data_bytes_up += len(data) - index
                 state.meter.add_up(len(data) - index)
@@ -266,6 +288,40 @@ class Interpreter:
                 self._overflow = True
             else:
                 self._line.append(byte)
+
+    def _prompt_byte(self, byte: int, out: bytearray) -> None:
+        """After `> `: collect the payload until Ctrl-Z (send) or ESC (cancel)."""
+        state = self.state
+        if state.echo and byte not in (CTRL_Z, ESCAPE):
+            out.append(byte)
+        if byte not in (CTRL_Z, ESCAPE):
+            if len(self._payload) < MAX_PAYLOAD:
+                self._payload.append(byte)
+            return
+        handler, self._prompt = self._prompt, None
+        payload = self._payload.decode("latin-1").strip("\r\n")
+        self._payload.clear()
+        if byte == ESCAPE or handler is None:
+            out += format_final("OK", state.verbose)  # 27.005 §3.5.1: ESC cancels, no send
+            return
+        final = "OK"
+        try:
+            reply = handler(state, payload)
+        except CommandError:
+            reply, final = Reply([]), "ERROR"
+        except CmeError as exc:
+            reply, final = Reply([]), cme_final(exc.code, state.cmee)
+        except CmsError as exc:
+            reply, final = Reply([]), f"+CMS ERROR: {exc.code}"
+        for line in reply.lines:
+            out += format_info(line, state.verbose)
+        out += format_final(final if final != "OK" else reply.final, state.verbose)
+
+    def deliver_sms(self, sender: str, text: str, when: datetime.datetime) -> DeliveryOutcome:
+        """A message from the network for this card: stored and announced (`+CMTI`) or
+        shown (`+CMT`) as `+CNMI` says; the outcome is what the network is told."""
+        self.state.now = self._clock()
+        return receive_sms(self.state, sender, text, when)
 
     def _execute_line(self, out: bytearray) -> None:
         text = self._line.decode("latin-1").strip()
@@ -315,9 +371,17 @@ class Interpreter:
             except CmeError as exc:
                 final = cme_final(exc.code, state.cmee)
                 break
+            except CmsError as exc:
+                final = f"+CMS ERROR: {exc.code}"
+                break
             for line in reply.lines:
                 out += format_info(line, state.verbose)
             delay += reply.delay
+            if reply.prompt is not None:  # `> `: the rest of the line is not run
+                self._prompt = reply.prompt
+                self._payload.clear()
+                out += b"\r\n> "
+                return bytes(out), delay
             if reply.final != "OK":
                 final = reply.final
                 break
@@ -342,7 +406,7 @@ class Interpreter:
 
     def _report_registration(self, out: bytearray) -> None:
         state = self.state
-        if self._pending is not None or state.data_mode:
+        if self._pending is not None or state.data_mode or self._prompt is not None:
             return
         for urc in state.urcs:
             out += format_info(urc, state.verbose)

@@ -16,6 +16,7 @@ during the network request, so AT commands are not held up by a slow network.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import logging
 import os
@@ -27,12 +28,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from firmware_stubs.card import SimCard, load_card
+from firmware_stubs.card import SimCard, is_msisdn, load_card
+from firmware_stubs.commands_sms import DeliveryOutcome
 from firmware_stubs.dialects import Dialect
 from firmware_stubs.faults import Faults, OutputCorrupter
 from firmware_stubs.interpreter import Interpreter
 from firmware_stubs.network import Network
-from firmware_stubs.state import NetworkProfile
+from firmware_stubs.sms_network import fetch_messages, report_delivery
+from firmware_stubs.state import REGISTERED, NetworkProfile
 from firmware_stubs.traffic import TrafficMeter
 
 logger = logging.getLogger(__name__)
@@ -216,6 +219,36 @@ class StubModem:
             self._send(self._device.network_changed())
         self._wake()
 
+    def deliver_sms(self, sender: str, text: str, when: datetime.datetime) -> DeliveryOutcome:
+        """A message from the network: stored on the card and announced as `+CNMI` says."""
+        with self._lock:
+            outcome = self.interpreter.deliver_sms(sender, text, when)
+            self._send(self.interpreter.poll())
+        self._wake()
+        return outcome
+
+    def exchange_sms(self) -> int:
+        """Fetch the card's messages from the network, store them, report each outcome
+        (the ticker does this every interval); returns how many were taken."""
+        if self._interpreter is None:
+            return 0
+        carrier = self.interpreter.state.carrier
+        with self._lock:
+            registered = self.interpreter.state.cs_stat() in REGISTERED
+            iccid = self.card.iccid
+        inbox = fetch_messages(carrier, iccid) if registered else None
+        if inbox is None:
+            return 0
+        if inbox.msisdn is not None and is_msisdn(inbox.msisdn):
+            with self._lock:
+                self.card.set_msisdn(inbox.msisdn)
+        for message in inbox.messages:
+            outcome = self.deliver_sms(message.sender, message.text, message.sent_at)
+            delivered = outcome is DeliveryOutcome.DELIVERED
+            reason = None if delivered else outcome.value
+            report_delivery(carrier, iccid, message.id, delivered, reason)
+        return len(inbox.messages)
+
     def report_traffic(self) -> None:
         """Report the traffic measured since the last report now (the ticker does this
         every interval) and act on the network's answer."""
@@ -237,6 +270,10 @@ class StubModem:
                 self.report_traffic()
             except Exception:  # pragma: no cover - a bug: log it, keep the modem up
                 logger.exception("traffic report failed")
+            try:
+                self.exchange_sms()
+            except Exception:  # pragma: no cover - a bug: log it, keep the modem up
+                logger.exception("message exchange failed")
 
     def __enter__(self) -> StubModem:
         return self.start()

@@ -21,6 +21,7 @@ class Reply:
     lines: list[str]
     final: str = "OK"
     delay: float = 0.0  # seconds the modem "works" before answering (e.g. +COPS=?)
+    prompt: PromptHandler | None = None  # send `> `, read a payload to Ctrl-Z, then this
 
 
 OK = Reply([])
@@ -35,6 +36,7 @@ class SimNeed(enum.Enum):
 
 
 Handler = Callable[["ModemState", Command], Reply]
+PromptHandler = Callable[["ModemState", str], Reply]  # the payload text, without Ctrl-Z
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from firmware_stubs.card import CardState, SimCard
 from firmware_stubs.faults import Faults
 from firmware_stubs.network import AttachOutcome, LocalNetwork, Network, TrafficProfile, Verdict
 from firmware_stubs.personality import Personality
+from firmware_stubs.sms_state import SmsSettings
 from firmware_stubs.traffic import TrafficCounters, TrafficMeter
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class ModemState:
     cgerep: int = 0
     charset: str = "IRA"
     s_registers: dict[int, int] = field(default_factory=dict)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     # state that a reboot restores
     cfun: int = 1
     cops_deregistered: bool = False
@@ -137,6 +139,7 @@ class ModemState:
         self.cgerep = 0
         self.charset = "IRA"
         self.s_registers.clear()
+        self.sms.reset()
 
     def power_cycle(self) -> None:
         """A reboot: defaults, radio on, the card re-powered, contexts down, data mode over."""

@@ -40,6 +40,33 @@ EXTRA_PREFIXES: dict[str, tuple[str, ...]] = {
     "+CGSN": ("+CGSN", "+GSN"),
 }
 
+# Commands whose answers include lines with no `+NAME:` prefix (27.007 §5, 27.005 §3.4:
+# identity texts, PDUs, the command list). For every other command such a line in the
+# shape of a result word ends the command (see the engine), rather than waiting forever.
+BARE_ANSWERS = frozenset(
+    {
+        "I",
+        "+CGMI",
+        "+GMI",
+        "+CGMM",
+        "+GMM",
+        "+CGMR",
+        "+GMR",
+        "+CGSN",
+        "+GSN",
+        "+CIMI",
+        "+CCID",
+        "+ICCID",
+        "+QCCID",
+        "+CICCID",
+        "+CMGL",
+        "+CMGR",
+        "+CMGS",
+        "+CLAC",
+        "+CUSD",
+    }
+)
+
 _TOKEN = re.compile(r"^[A-Za-z0-9.*#_+\-]*$")
 _NAME = re.compile(r"^(?:[+^%$#*][A-Za-z0-9_]+|&?[A-Za-z]\d*|)$")
 MASK = "****"
@@ -74,6 +101,7 @@ class Command:
     response_prefixes: frozenset[str] = field(default_factory=frozenset)
     expects_prompt: bool = False
     sets_numeric_results: bool | None = None
+    bare_lines: bool = False  # the answer may hold lines without a `+NAME:` prefix
 
     def __str__(self) -> str:
         return self.masked
@@ -135,6 +163,7 @@ def _build(
         timeout=_timeout_for(name) if timeout is None else timeout,
         response_prefixes=answer_prefixes,
         expects_prompt=expects_prompt,
+        bare_lines=upper in BARE_ANSWERS,
     )
 
 
@@ -191,5 +220,6 @@ def dial(number: str, *, timeout: float | None = None) -> Command:
     return Command(
         line=f"ATD{number}",
         masked=f"ATD{number}",
+        bare_lines=True,
         timeout=_timeout_for("D") if timeout is None else timeout,
     )

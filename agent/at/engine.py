@@ -9,9 +9,18 @@ depends on what we are waiting for, not on how it looks:
 
 - With nothing pending, every complete line is unsolicited (a URC), even `+CSQ: 20,99`.
 - With a command pending, the first line equal to the command text is its echo; a final
-  result line (`OK`, `+CME ERROR: 16`, `CONNECT 150000000`, or the digit codes after
-  `ATV0`) ends the command; a `+NAME:` line belongs to the command when `NAME` is one of
-  the prefixes the command answers with, and is a URC otherwise; a line with no `+NAME:`
+  result line ends the command. The final results are those ModemManager's serial parser
+  (`mm-serial-parsers.c`) accepts: `OK`, `CONNECT[ <text>]`, `+CME ERROR: <n|text>`,
+  `+CMS ERROR: <n|text>`, `NO CARRIER`, `BUSY`, `NO ANSWER`, `NO DIALTONE`, any line
+  starting `ERROR`, and the vendor words `COMMAND NOT SUPPORT` (an error), `MODEM ERROR: <n>`
+  (Motorola; an unknown ME error) and `NA` (Samsung; "not allowed", CME 3); after `ATV0`
+  the digit codes. A word the engine does not know must not leave a command waiting for
+  its timeout: while a command whose answer has only `+NAME:` lines is pending, a bare line
+  in the shape of a result word (capitals, spaces, an optional `: detail`) ends it as an
+  `ERROR` carrying that text; commands that answer bare lines (`ATI`, `+CGSN`, `+CMGL`
+  PDUs, see `BARE_ANSWERS`) keep such lines as their answer. A `+NAME:` line belongs to
+  the command when `NAME` is one of the prefixes the command answers with, and is a URC
+  otherwise; a line with no `+NAME:`
   prefix belongs to the command (`ATI`, `+CGSN`, `+CIMI` answer bare lines), except a
   reboot banner, which abandons the command, and the few bare URCs (`RING`, `SMS Ready`).
 - After `> ` arrives for a command that asked for a prompt, the engine reports `Prompt`.
@@ -201,6 +210,12 @@ _PLAIN_RESULTS = {
     )
 }
 _PREFIX = re.compile(r"^([+^%$#*][A-Z0-9_]+):", re.IGNORECASE)
+# A bare line shaped like a result code: capitals and spaces, maybe `: detail` after.
+_RESULT_WORD = re.compile(r"[A-Z][A-Z _-]*[A-Z](?:: ?[ -~]*)?")
+# Vendor error words ModemManager's serial parser accepts besides 27.007's.
+CME_UNKNOWN, CME_NOT_ALLOWED = 100, 3
+_VENDOR_ERROR = "COMMAND NOT SUPPORT"
+_MODEM_ERROR = "MODEM ERROR:"
 _LINE_END = re.compile(rb"[\r\n]+")
 
 
@@ -230,6 +245,14 @@ def _final_result(line: str, upper: str, numeric: bool) -> FinalResult | None:
                 if detail.isdigit():
                     return FinalResult(kind, int(detail))
                 return FinalResult(kind, lookup(detail), detail)
+    if upper.startswith("ERROR"):
+        return FinalResult(ResultKind.ERROR, text=line[5:].strip(" :"))
+    if upper == _VENDOR_ERROR:
+        return FinalResult(ResultKind.ERROR, text=line)
+    if upper.startswith(_MODEM_ERROR):
+        return FinalResult(ResultKind.CME_ERROR, CME_UNKNOWN, line)
+    if upper == "NA":
+        return FinalResult(ResultKind.CME_ERROR, CME_NOT_ALLOWED, line)
     return None
 
 
@@ -436,6 +459,11 @@ class AtEngine:
             events.append(Urc(line))
         elif self._owed:
             pass  # an information line of the abandoned command still being answered
+        elif prefix is None and not command.bare_lines and _RESULT_WORD.fullmatch(line):
+            self._move(Trigger.FINAL)  # an unknown final word: never wait for the timeout
+            result = FinalResult(ResultKind.ERROR, text=line)
+            events.append(Response(command, tuple(self._lines), result))
+            self._reset_command()
         elif prefix is None or prefix in command.response_prefixes:
             self._lines.append(line)
         else:

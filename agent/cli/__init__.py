@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.at.errors import AtProtocolError, CommandInjectionError
-from agent.cli import discover, init, network, sim, usage
+from agent.cli import discover, init, network, sim, sms, usage
 from agent.cli.common import (
     DEFAULT_CONFIG,
     AgentParser,
@@ -54,6 +54,7 @@ GROUPS: list[tuple[Any, dict[str, Runner]]] = [
     (sim, {"sim": sim.run}),
     (network, {"net": network.run_net, "internet": network.run_internet}),
     (usage, {"usage": usage.run}),
+    (sms, {"sms": sms.run}),
     (discover, {"discover": discover.run}),
     (init, {}),
 ]

@@ -36,6 +36,7 @@ from agent.daemon.config import DaemonConfig
 from agent.daemon.datapath import DataPathKeeper
 from agent.daemon.keepers import ConnectionKeeper, SimKeeper
 from agent.daemon.metering import MeteringLoop, Recorder
+from agent.daemon.sms import WAKING_SMS_URCS, sync_sms
 from agent.daemon.watcher import DEFAULT_BACKOFF, FixedPortWatcher, ModemWatcher, make_watcher
 from agent.dialects.detect import identify
 from agent.dialects.table import GENERIC, Dialect
@@ -47,8 +48,10 @@ from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import FILE_NAME as OUTBOX_FILE
 from agent.reporting.outbox import OutboxError
 from agent.reporting.publisher import Broker, Reporter
+from agent.reporting.sms_outbox import SmsOutbox, SmsOutboxError
 from agent.sim.failed_pins import FailedPinMemory
 from agent.sim.manager import READY, SimManager, SimSaidNo
+from agent.sms.store import SmsError
 from agent.usage.meter import UsageMeter
 from agent.usage.sources import (
     NoModemCounters,
@@ -60,7 +63,7 @@ from simgate_common.wire import Command, Op
 
 log = logging.getLogger(__name__)
 
-WAKING_URCS = ("+CREG:", "+CGREG:", "+CEREG:", "+CGEV:", "+CPIN:", "NO CARRIER")
+WAKING_URCS = ("+CREG:", "+CGREG:", "+CEREG:", "+CGEV:", "+CPIN:", "NO CARRIER", *WAKING_SMS_URCS)
 """URCs that may mean the SIM, the registration or a context changed: check now."""
 
 
@@ -127,6 +130,9 @@ class Daemon:
         self._use_modem_counters: bool | None = {"os": False, "modem": True}.get(usage.source)
         self._dialect: Dialect = GENERIC
         self._imei: str | None = None
+        self._state_dir = state_dir
+        self._sms_outbox: SmsOutbox | None = None
+        self._modem: Modem | None = None
         self._wake = asyncio.Event()
         self._rebooted = False
         self._stopping = asyncio.Event()
@@ -202,6 +208,7 @@ class Daemon:
 
     async def _session(self, modem: Modem) -> None:
         self._dialect = (await identify(modem)).dialect
+        self._modem = modem
         log.info("modem: speaks the %s dialect", self._dialect.name)
         sim = SimManager(modem, self.memory, self._dialect)
         registration = RegistrationManager(modem)
@@ -273,6 +280,8 @@ class Daemon:
             await modem.prepare()
         for name in REGISTRATION_COMMANDS:  # n=1: a URC on every registration change
             await modem.command(commands.write(name, 1))
+        # 27.005 §3.4.1: a new message is stored and announced (+CMTI), which wakes a check.
+        await modem.command(commands.write("+CNMI", 2, 1))
         if self._use_modem_counters is not False:
             await self._find_modem_counters(modem)
 
@@ -304,6 +313,30 @@ class Daemon:
         self.state.update(sim=status.to_json(), net=net.to_json(), internet=internet.to_json())
         if new_reporter is not None:
             self.state.attach(new_reporter)
+        if status.state == READY:
+            await self._sync_sms()
+
+    async def _sync_sms(self) -> None:
+        """Received SMS to the reporter's outbox; what the cloud has leaves the card."""
+        reporter, modem = self.hub.reporter, self._modem
+        if reporter is None or modem is None:
+            return
+        outbox = self._sms_outbox
+        if outbox is None or outbox.iccid != reporter.iccid:
+            if outbox is not None:
+                outbox.close()
+            try:
+                outbox = self._sms_outbox = SmsOutbox.in_state_dir(self._state_dir, reporter.iccid)
+            except SmsOutboxError as exc:
+                log.error("SMS: %s", exc)
+                return
+        reporter.sms_outbox = outbox
+        reporter.sms_acked = self._wake.set  # what the cloud has may now leave the card
+        try:
+            if await sync_sms(modem, outbox):
+                reporter.wake()
+        except (SmsError, SmsOutboxError) as exc:
+            log.warning("SMS: %s", exc)
 
     def _select_card(self, iccid: str | None) -> Reporter | None:
         """Switch reporting to card `iccid` when it is a new one; returns the new reporter."""

@@ -55,7 +55,8 @@ class Quirks:
 
     - `sim_busy_after_unlock`: `+CME ERROR: 14` for a while after a PIN is accepted (the
       SIM manager polls `+CPIN?` until READY for every dialect).
-    - `quoted_cpin`: `+CPIN: "SIM PIN"` (the `+CPIN` parser unquotes for every dialect).
+    - `quoted_cpin`: `+CPIN: "SIM PIN"` (the `+CPIN` parser unquotes for every dialect;
+      no shipped dialect claims it: SIMCom's SIM7600 manual gives `+CPIN: <code>`).
     - `urcs_before_ok`: URCs between an answer's lines and its final result (the engine
       classifies lines by what is pending, so a `+QIND:` there is still a URC).
     - `unlock_urcs`: what the module says by itself once the SIM is ready.
@@ -122,7 +123,6 @@ SIMCOM = Dialect(
     ),
     quirks=Quirks(
         sim_busy_after_unlock=True,
-        quoted_cpin=True,
         unlock_urcs=("+CPIN: READY",),
     ),
 )

@@ -33,6 +33,7 @@ from aiomqtt.exceptions import MqttConnectError
 
 from agent.reporting.backoff import Backoff
 from agent.reporting.outbox import STATE, Outbox
+from agent.reporting.sms_outbox import SmsOutbox
 from agent.reporting.token import Token
 from simgate_common import wire
 from simgate_common.wire import Command, ErrorReport, Op, StateReport, UsageReport, WireError
@@ -106,6 +107,11 @@ class Reporter:
         self._state_topic = wire.state_topic(self.iccid)
         self._commands_topic = wire.commands_topic(self.iccid)
         self._errors_topic = wire.errors_topic(self.iccid)
+        self._sms_topic = wire.sms_topic(self.iccid)
+        self.sms_outbox: SmsOutbox | None = None
+        """Received SMS to publish on `sms` (set by the daemon); acked on PUBACK."""
+        self.sms_acked: Callable[[], None] | None = None
+        """Called after the PUBACKs of a batch of SMS (the daemon then deletes them)."""
         self.refusals = 0
         """How many of our messages the cloud refused (its `errors` topic)."""
         self._wake = asyncio.Event()
@@ -307,6 +313,7 @@ class Reporter:
                     await client.publish(
                         self._state_topic, self._state.to_json(), qos=1, retain=True
                     )
+                await self._send_sms(client)
                 room = self.window - len(in_flight)
                 for report in self.outbox.pending(room, after=cursor) if room > 0 else []:
                     cursor = report.seq
@@ -321,6 +328,17 @@ class Reporter:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
             self._flush_acks()
+
+    async def _send_sms(self, client: aiomqtt.Client) -> None:
+        """Publish the waiting received SMS one by one; each is acked on its PUBACK."""
+        if self.sms_outbox is None:
+            return
+        waiting = self.sms_outbox.pending()
+        for sms in waiting:
+            await client.publish(self._sms_topic, sms.to_json(), qos=1)
+            self.sms_outbox.acknowledge(sms.seq)
+        if waiting and self.sms_acked is not None:
+            self.sms_acked()
 
     async def _send(self, client: aiomqtt.Client, report: UsageReport) -> None:
         await client.publish(self._usage_topic, report.to_json(), qos=1)

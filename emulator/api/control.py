@@ -175,6 +175,7 @@ class CardIn(Strict):
     iccid: str | None = Field(default=None, max_length=32)
     passcode: str | None = Field(default=None, max_length=64)
     imsi: str | None = Field(default=None, max_length=32)
+    msisdn: str | None = Field(default=None, max_length=32)
 
 
 class CardOut(BaseModel):
@@ -183,22 +184,25 @@ class CardOut(BaseModel):
     iccid: str
     imsi: str
     passcode: str
+    msisdn: str
 
 
 class CardListItem(BaseModel):
-    """A manufactured card (no PASSCODE) and whether it is registered."""
+    """A manufactured card (no PASSCODE), its number and whether it is registered."""
 
     iccid: str
     imsi: str
+    msisdn: str | None
     registered: bool
 
 
 @router.post("/sims", status_code=201, response_model=CardOut)
 async def manufacture(body: CardIn, backend: BackendDep) -> CardOut:
     """Manufacture a card to be registered through the Sakura API with its PASSCODE."""
-    card = backend.cards.manufacture(body.iccid, body.passcode, body.imsi)
+    card = backend.cards.manufacture(body.iccid, body.passcode, body.imsi, body.msisdn)
     assert card.passcode is not None
-    return CardOut(iccid=card.iccid, imsi=card.imsi, passcode=card.passcode)
+    assert card.msisdn is not None
+    return CardOut(iccid=card.iccid, imsi=card.imsi, passcode=card.passcode, msisdn=card.msisdn)
 
 
 @router.get("/sims", response_model=list[CardListItem])
@@ -206,7 +210,7 @@ async def list_cards(backend: BackendDep) -> list[CardListItem]:
     """Every manufactured card."""
     registered = {s.iccid for s in backend.sims.list_all()}
     return [
-        CardListItem(iccid=c.iccid, imsi=c.imsi, registered=c.iccid in registered)
+        CardListItem(iccid=c.iccid, imsi=c.imsi, msisdn=c.msisdn, registered=c.iccid in registered)
         for c in backend.cards.list_all()
     ]
 

@@ -27,6 +27,7 @@ class DeviceOut(BaseModel):
     """What the emulator learnt from the device's reports (contracts §3)."""
 
     iccid: str
+    msisdn: str | None
     registered: bool
     sim_id: str | None
     online: bool | None
@@ -49,9 +50,11 @@ class DeviceOut(BaseModel):
 async def device(iccid: Iccid, backend: BackendDep) -> DeviceOut:
     """The card's lock state (`sim_state`: `READY`, `SIM PIN`, `SIM PUK`, `BLOCKED`, ...;
     tries left) and online status as the device last reported them, its latest `state`
-    report, and the usage reports stored for it."""
+    report, the usage reports stored for it, and the card's number (`msisdn`)."""
     view = backend.devices.view(iccid)
-    return DeviceOut(registered=view.sim_id is not None, **view.__dict__)
+    card = backend.cards.get(iccid)
+    msisdn = card.msisdn if card is not None else None
+    return DeviceOut(registered=view.sim_id is not None, msisdn=msisdn, **view.__dict__)
 
 
 @router.get("/sims/{iccid}/reports", response_model=list[dict[str, Any]])

@@ -223,7 +223,7 @@ class SmsOut(BaseModel):
     text: str
     end_user: str | None
     delivered: bool
-    status: Literal["delivered", "failed"]
+    status: Literal["delivered", "failed", "pending"]
     failure_reason: str | None
     sent_at: str
 

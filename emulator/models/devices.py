@@ -30,6 +30,7 @@ from typing import Any
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import NotFound
 from emulator.models import events, sessions
+from emulator.models.device_sms import store_sms
 from emulator.models.sims import Sim, find_by_iccid
 from emulator.store import Store, Tx
 from simgate_common import wire
@@ -207,13 +208,19 @@ class DeviceReports:
             return Outcome(Verdict.IGNORED)
         if leaf in (Leaf.COMMANDS, Leaf.ERRORS):
             return Outcome(Verdict.IGNORED, iccid)
-        if not msg.payload and leaf is not Leaf.USAGE:
+        if not msg.payload and leaf not in (Leaf.USAGE, Leaf.SMS):
             return Outcome(Verdict.IGNORED, iccid)  # a retained message being cleared
         if iccid not in sims:
             sims[iccid] = find_by_iccid(db, iccid)
         sim = sims[iccid]
         if leaf is Leaf.USAGE:
             return self._usage(db, now, sim, iccid, msg)
+        if leaf is Leaf.SMS:
+            verdict, seq, why = store_sms(db, now, sim.id if sim else None, iccid, msg.payload)
+            if verdict == "rejected":
+                return _reject(msg.topic, iccid, seq, why or "rejected")
+            error = ErrorReport(msg.topic, seq, why) if why else None
+            return Outcome(Verdict(verdict), iccid, error)
         if sim is None:
             return _reject(msg.topic, iccid, None, f"no registered SIM has ICCID {iccid}")
         if leaf is Leaf.STATE:

@@ -6,10 +6,12 @@
   (`0X0-XXXX-XXXX`, X = 6-9, hyphens or spaces allowed), normalised to `+81...`.
   **Decision**: Japanese numbers must be mobile numbers (§67.1 says 携帯電話番号);
   other countries' numbers are taken as given.
-- Delivery is simulated: `fail_numbers` always fail; otherwise a message fails with
-  probability `failure_rate`, drawn from a generator seeded with `seed` and the message's
-  number, so a run repeats exactly. Every send is an `sms_sent` event, billed whether
-  delivered or not (§70).
+- A number that is a registered SIM's MSISDN is delivered over the radio network to the
+  modem holding the card (`emulator.models.sms_radio`): `pending` until the modem
+  reports `delivered` or `failed`. Other numbers' delivery is simulated: `fail_numbers`
+  always fail; otherwise a message fails with probability `failure_rate`, drawn from a
+  generator seeded with `seed` and the message's number, so a run repeats exactly. Every
+  send is an `sms_sent` event, billed whether delivered or not (§70).
 - §71 **Decision**: a send made on behalf of an end user (`end_user` given) of kind `a2p`
   is refused (403) unless the account is approved (`sms_a2p_approved`).
 - §72 **Decision**: more than `rate_limit` messages within `rate_window` seconds (virtual
@@ -35,6 +37,7 @@ from typing import Any, Literal
 from emulator.clock import JST, VirtualClock, iso_utc
 from emulator.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from emulator.models import events
+from emulator.models.sms_radio import hold_for_radio, registered_recipient
 from emulator.store import Store, Tx
 
 SmsKind = Literal["2fa", "a2p"]
@@ -174,8 +177,15 @@ def _contract(db: Tx, kind: str, now: datetime) -> SmsContract:
     return SmsContract(kind, status, row["formed_at"], row["notice_at"], row["ends_on"])
 
 
+_SELECT = (
+    "SELECT m.*, r.status AS radio_status FROM sms_messages m "
+    "LEFT JOIN sms_radio r ON r.sms_id = m.id"
+)
+
+
 def _sent(row: Any) -> SentSms:
     delivered = bool(row["delivered"])
+    status = row["radio_status"] or ("delivered" if delivered else "failed")
     return SentSms(
         id=row["id"],
         kind=row["kind"],
@@ -183,7 +193,7 @@ def _sent(row: Any) -> SentSms:
         text=row["text"],
         end_user=row["end_user"],
         delivered=delivered,
-        status="delivered" if delivered else "failed",
+        status=status,
         failure_reason=row["failure_reason"],
         sent_at=row["sent_at"],
     )
@@ -250,7 +260,10 @@ class Sms:
         count = db.one("SELECT count(*) AS n FROM sms_messages")
         number_of_message = (0 if count is None else int(count["n"])) + 1
         failure: str | None = None
-        if number in settings.fail_numbers:
+        recipient = registered_recipient(db, number)
+        if recipient is not None:
+            pass  # the modem holding the card decides (sms_radio)
+        elif number in settings.fail_numbers:
             failure = "unreachable (emulator: a number in fail_numbers)"
         elif random.Random(settings.seed * 1_000_003 + number_of_message).random() < (
             settings.failure_rate
@@ -260,21 +273,25 @@ class Sms:
         db.execute(
             "INSERT INTO sms_messages (id, kind, to_number, text, end_user, delivered, "
             "failure_reason, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sms_id, kind, number, text, end_user, int(failure is None), failure, iso_utc(now)),
-        )
+            (sms_id, kind, number, text, end_user, int(failure is None and recipient is None),
+             failure, iso_utc(now)),
+        )  # fmt: skip
+        if recipient is not None:
+            hold_for_radio(db, sms_id, recipient, iso_utc(now))
         db.execute(
             "INSERT INTO sms_contracts (kind, formed_at) VALUES (?, ?) "
             "ON CONFLICT (kind) DO UPDATE SET formed_at = coalesce(formed_at, excluded.formed_at)",
             (kind, iso_utc(now)),
         )
-        events.append(db, now, "sms_sent", kind=kind, delivered=failure is None)
-        row = db.one("SELECT * FROM sms_messages WHERE id = ?", (sms_id,))
+        delivered = failure is None and recipient is None  # a pending one: not yet
+        events.append(db, now, "sms_sent", kind=kind, delivered=delivered)
+        row = db.one(f"{_SELECT} WHERE m.id = ?", (sms_id,))
         return _sent(row)
 
     def get(self, sms_id: str) -> SentSms:
         """One sent message."""
         with self._store.transaction() as db:
-            row = db.one("SELECT * FROM sms_messages WHERE id = ?", (sms_id,))
+            row = db.one(f"{_SELECT} WHERE m.id = ?", (sms_id,))
         if row is None:
             raise NotFound(f"SMS {sms_id!r} is not found", code="sms_not_found")
         return _sent(row)
@@ -282,9 +299,7 @@ class Sms:
     def list_recent(self, limit: int = 100) -> list[SentSms]:
         """The latest messages, newest first."""
         with self._store.transaction() as db:
-            rows = db.all(
-                "SELECT * FROM sms_messages ORDER BY seq DESC LIMIT ?", (min(max(limit, 1), 1000),)
-            )
+            rows = db.all(f"{_SELECT} ORDER BY m.seq DESC LIMIT ?", (min(max(limit, 1), 1000),))
         return [_sent(r) for r in rows]
 
     # --- contracts (§68, §74) -----------------------------------------------------------

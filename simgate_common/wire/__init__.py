@@ -2,7 +2,8 @@
 
 One schema for both sides, stdlib only so that the agent stays light, in one module per
 family: `codec` (size, JSON, field and time checks), `topics`, `device` (usage, state,
-status, commands, errors) and `platform` (Mono Platform messages). Every `from_json`
+status, commands, errors), `sms` (messages the device received) and `platform` (Mono
+Platform messages). Every `from_json`
 is strict: a payload that is too large, not UTF-8, not a JSON object, has a duplicate or
 missing key, or a value of the wrong type or range raises `WireError` naming the field,
 and nothing else. Keys a newer peer adds are ignored (commands keep them in `extra`).
@@ -48,6 +49,7 @@ from simgate_common.wire.platform import (
     parse_platform_topic,
     platform_topic,
 )
+from simgate_common.wire.sms import MAX_SMS_TEXT, SmsReport
 from simgate_common.wire.topics import (
     DEVICE_WILDCARD,
     TOPIC_PREFIX,
@@ -56,6 +58,7 @@ from simgate_common.wire.topics import (
     commands_topic,
     errors_topic,
     parse_topic,
+    sms_topic,
     state_topic,
     status_topic,
     topic,
@@ -69,6 +72,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_OBJECTS",
     "MAX_PAYLOAD",
+    "MAX_SMS_TEXT",
     "MAX_TAG",
     "OFFLINE",
     "ONLINE",
@@ -84,6 +88,7 @@ __all__ = [
     "Leaf",
     "Op",
     "PlatformMessage",
+    "SmsReport",
     "StateReport",
     "TypedObject",
     "UsageReport",
@@ -101,6 +106,7 @@ __all__ = [
     "parse_time",
     "parse_topic",
     "platform_topic",
+    "sms_topic",
     "state_topic",
     "status_payload",
     "status_topic",

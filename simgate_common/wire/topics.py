@@ -23,6 +23,7 @@ class Leaf(StrEnum):
     STATUS = "status"
     COMMANDS = "commands"
     ERRORS = "errors"
+    SMS = "sms"
 
 
 def check_iccid(iccid: object, name: str = "iccid") -> str:
@@ -67,6 +68,11 @@ def commands_topic(iccid: str) -> str:
 def errors_topic(iccid: str) -> str:
     """Where the cloud reports messages it rejected (QoS 1)."""
     return topic(iccid, Leaf.ERRORS)
+
+
+def sms_topic(iccid: str) -> str:
+    """Where the device publishes each message it received (QoS 1)."""
+    return topic(iccid, Leaf.SMS)
 
 
 def parse_topic(name: str) -> tuple[str, Leaf]:

@@ -116,7 +116,12 @@ def test_manufactured_card_and_device_token(client: TestClient) -> None:
     assert client.post("/_emulator/sims", json={"iccid": "8981100000000000010"}).status_code == 409
     assert client.post("/_emulator/sims", json={"iccid": "12345"}).status_code == 400
     assert client.get("/_emulator/sims").json() == [
-        {"iccid": "8981100000000000010", "imsi": made.json()["imsi"], "registered": False}
+        {
+            "iccid": "8981100000000000010",
+            "imsi": made.json()["imsi"],
+            "msisdn": made.json()["msisdn"],
+            "registered": False,
+        }
     ]
     assert client.get("/_emulator/sims/8981100000000000010/token").status_code == 404
     sim = sim_create_request("8981100000000000010", "PASS1234")

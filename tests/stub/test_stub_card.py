@@ -129,6 +129,7 @@ def test_missing_card_file_is_created_with_defaults(tmp_path: Path) -> None:
     card = load_card(path)
     data = json.loads(path.read_text())
     assert data == {
+        "msisdn": card.msisdn,
         "iccid": card.iccid,
         "imsi": card.imsi,
         "pin": "0000",

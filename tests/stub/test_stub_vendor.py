@@ -25,10 +25,16 @@ def test_quectel_iccid_and_retry_counters() -> None:
     assert exchange(interp, 'AT+QPINC="XX"') == "\r\nERROR\r\n"
 
 
-def test_simcom_iccid_retries_and_quoted_cpin() -> None:
+def test_simcom_iccid_retries_and_27007_cpin() -> None:
     interp = modem(card(puk_retries=7), dialect="simcom")
     assert exchange(interp, "AT+CICCID") == f"\r\n+ICCID: {ICCID}\r\n\r\nOK\r\n"
     assert exchange(interp, "AT+SPIC") == "\r\n+SPIC: 3,7,3,10\r\n\r\nOK\r\n"
+    assert exchange(interp, "AT+CPIN?") == "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n"
+
+
+def test_quoted_cpin_is_a_fault_the_stub_can_switch_on() -> None:
+    interp = Interpreter(card(), "simcom", faults=Faults(quote_cpin=True))
+    exchange(interp, "ATE0")
     assert exchange(interp, "AT+CPIN?") == '\r\n+CPIN: "SIM PIN"\r\n\r\nOK\r\n'
 
 
@@ -45,7 +51,7 @@ def test_simcom_is_busy_after_unlock_by_default_and_says_so() -> None:
     assert exchange(interp, "AT+CPIN?") == "\r\nERROR\r\n"  # SIM busy, under +CMEE=0
     assert exchange(interp, "AT+CIMI") == "\r\nERROR\r\n"
     clock.advance(0.6)
-    assert exchange(interp, "AT+CPIN?") == '\r\n+CPIN: "READY"\r\n\r\nOK\r\n'
+    assert exchange(interp, "AT+CPIN?") == "\r\n+CPIN: READY\r\n\r\nOK\r\n"
 
 
 def test_a_busy_fault_overrides_the_dialect_default() -> None:

@@ -4,13 +4,12 @@ words, ICCID, IMSI, IMEI and facility locks (3GPP TS 27.007 §5, §8; ETSI TS 10
 from __future__ import annotations
 
 import enum
-import re
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.at.errors import ResponseParseError
-from agent.at.iccid import decode_ef_iccid, luhn_valid
+from agent.at.iccid import decode_ef_iccid, luhn_valid, validate_iccid
 from agent.at.responses._fields import (
     first_prefixed,
     is_decimal,
@@ -277,33 +276,28 @@ def iccid_from_crsm(result: CrsmResult) -> IccidRead | None:
     if not result.ok:
         return None
     try:
-        return _iccid_read(decode_ef_iccid(result.data))
+        return _iccid_read(validate_iccid(decode_ef_iccid(result.data)))
     except ValueError as error:
         raise ResponseParseError("+CRSM", result.data, str(error)) from None
 
 
 _ICCID_PREFIXES = ("+CCID", "+ICCID", "+QCCID", "+CICCID", "^ICCID", "!ICCID", "^SCID")
-_ICCID_TEXT = re.compile(r"[0-9]{6}[0-9A-F]{12,14}")
 
 
 def _normalise_iccid(raw: str) -> str | None:
     """The ICCID `raw` spells (plain, F-padded, or nibble-swapped EF_ICCID), or None."""
-    text = unquote(raw).upper()
-    if len(text) == 20 and text.startswith("98") and is_hex(text):
-        try:
-            text = decode_ef_iccid(text)
-        except ValueError:
-            return None
-    else:
-        text = text.rstrip("F") if len(text) == 20 else text
-    return text if _ICCID_TEXT.fullmatch(text) else None
+    try:
+        return validate_iccid(unquote(raw))
+    except ValueError:
+        return None
 
 
 def parse_iccid(lines: Sequence[str]) -> IccidRead:
     """The ICCID in a `+CCID`/`+ICCID`/`+QCCID`/`+CICCID`/`^ICCID` line or a bare line.
 
-    Accepted: 18-20 characters, the first six decimal, the rest hex; a trailing `F` filler
-    is dropped; 20 hex digits starting `98` are EF_ICCID's nibble-swapped form.
+    Validated as ModemManager does (`validate_iccid`): 19-20 characters, the first six
+    decimal, the rest hex; a trailing `F` filler is dropped; 20 starting `98` are
+    EF_ICCID's nibble-swapped form; an issuer identifier other than 89 is refused.
     """
     for line in lines:
         text = line.strip()
@@ -311,13 +305,14 @@ def parse_iccid(lines: Sequence[str]) -> IccidRead:
         for prefix in _ICCID_PREFIXES:
             if upper.startswith(prefix + ":"):
                 payload = text[len(prefix) + 1 :]
-                iccid = _normalise_iccid(split_fields(payload, prefix, line)[0])
-                if iccid is None:
-                    raise ResponseParseError(prefix, line, "not an ICCID")
-                return _iccid_read(iccid)
-        iccid = _normalise_iccid(text)
-        if iccid is not None:
-            return _iccid_read(iccid)
+                try:
+                    valid = validate_iccid(unquote(split_fields(payload, prefix, line)[0]))
+                except ValueError as exc:
+                    raise ResponseParseError(prefix, line, str(exc)) from None
+                return _iccid_read(valid)
+        bare = _normalise_iccid(text)
+        if bare is not None:
+            return _iccid_read(bare)
     raise ResponseParseError("+CCID", " | ".join(lines), "no line holds an ICCID")
 
 
