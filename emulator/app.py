@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from emulator.api import (
     control,
     devices,
+    fleet,
     network,
     platform_control,
     platform_files,
@@ -110,6 +111,8 @@ def create_app(
     app.state.tariff_path = tariff_path
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
+    app.include_router(fleet.sakura_router)
+    app.include_router(fleet.control_router)
     for module in (
         sakura_sims,
         sakura_switches,

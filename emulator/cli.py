@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the listener written into mosquitto.conf (default 127.0.0.1:1883)",
     )
     config.add_argument("--json", action="store_true", help="print the file paths as JSON")
+    from emulator import fleet
+
+    fleet.add_parser(sub)
     return parser
 
 
@@ -129,6 +132,10 @@ def main(argv: list[str]) -> int:
         return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
     if args.command == "mosquitto-config":
         return mosquitto_config(args)
+    if args.command == "fleet":
+        from emulator import fleet
+
+        return fleet.main(args)
     return serve(args)
 
 
