@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from emulator import metrics
 from emulator.api import (
     control,
     devices,
@@ -113,6 +114,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(fleet.sakura_router)
     app.include_router(fleet.control_router)
+    app.include_router(metrics.router)
     for module in (
         sakura_sims,
         sakura_switches,

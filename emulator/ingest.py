@@ -16,6 +16,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -40,6 +41,18 @@ class IngestCounts:
     verdicts: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
     batches: int = 0
     failures: int = 0
+    last_lag: float = 0.0
+    """Seconds the oldest message of the last batch waited, from receipt to commit."""
+    writing_since: float | None = None
+    """`time.monotonic()` of the receipt of the oldest message of the batch being written."""
+
+    def lag(self, now: float | None = None) -> float:
+        """Ingest lag in seconds: how long the oldest message of the batch now being
+        written has waited, else how long the last batch's oldest waited."""
+        since = self.writing_since
+        if since is None:
+            return self.last_lag
+        return max(self.last_lag, (time.monotonic() if now is None else now) - since)
 
     @property
     def stored(self) -> int:
@@ -58,7 +71,7 @@ class BatchWriter:
     def __init__(self, devices: DeviceReports, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
         self._devices = devices
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Incoming, Done] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Incoming, Done, float] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.counts = IngestCounts()
@@ -93,7 +106,7 @@ class BatchWriter:
         if self._thread is None:
             done(IngestError("the ingest writer is not running"))
             return
-        self._queue.put((message, done))
+        self._queue.put((message, done, time.monotonic()))
 
     async def store(self, message: Incoming) -> Outcome:
         """`submit` from asyncio: the outcome once the message is durably decided.
@@ -134,10 +147,17 @@ class BatchWriter:
                 batch.append(more)
             self._write(batch)
 
-    def _write(self, batch: list[tuple[Incoming, Done]]) -> None:
+    @property
+    def backlog(self) -> int:
+        """Messages waiting for the writer (approximate)."""
+        return self._queue.qsize()
+
+    def _write(self, batch: list[tuple[Incoming, Done, float]]) -> None:
         results: list[Result]
+        oldest = min(received for _, _, received in batch)
+        self.counts.writing_since = oldest
         try:
-            outcomes = self._devices.ingest([message for message, _ in batch])
+            outcomes = self._devices.ingest([message for message, _, _ in batch])
         except Exception as exc:  # sqlite3.Error, OSError: nothing of the batch was kept
             log.error("MQTT ingest: could not store %d message(s): %s", len(batch), exc)
             self.counts.failures += len(batch)
@@ -147,7 +167,9 @@ class BatchWriter:
             for outcome in outcomes:
                 self.counts.verdicts[outcome.verdict] += 1
             results = list(outcomes)
-        for (_, done), result in zip(batch, results, strict=True):
+        self.counts.last_lag = time.monotonic() - oldest
+        self.counts.writing_since = None
+        for (_, done, _), result in zip(batch, results, strict=True):
             try:
                 done(result)
             except Exception:

@@ -139,8 +139,8 @@ class SimModel:
         self._listeners: list[Callable[[], object]] = []
 
     def on_change(self, listener: Callable[[], object]) -> None:
-        """Call `listener()` after a SIM is registered or deleted (e.g. to rewrite a
-        broker's password file: device tokens belong to registrations)."""
+        """Call `listener()` after a SIM is registered, deleted, activated or deactivated
+        (e.g. to update a broker's logins: device tokens belong to registrations)."""
         self._listeners.append(listener)
 
     def notify(self) -> None:
@@ -295,7 +295,9 @@ class SimModel:
                     "WHERE id = ?",
                     (iso_utc(now), iso_utc(now), sim_id),
                 )
-            return load(db, sim_id)
+            changed = load(db, sim_id)
+        self.notify()  # a broker may refuse (and drop) a deactivated SIM's device
+        return changed
 
     def set_imei_lock(self, sim_id: str, imei: str | None) -> Sim:
         """Lock the SIM to one IMEI (device lock sub-option, 001 §31.3, §40), or unlock
