@@ -51,6 +51,7 @@ class Device:
         self.refused: Any = None
         self._answered = threading.Event()
         self.granted: list[int] = []
+        self.received: list[str] = []
         self._subscribed = threading.Event()
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=username, protocol=paho.MQTTv311
@@ -59,6 +60,9 @@ class Device:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = lambda client, userdata, message: self.received.append(
+            message.topic
+        )
         self.client.reconnect_delay_set(60, 60)  # never within a test: a drop stays a drop
         self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
@@ -74,6 +78,12 @@ class Device:
         self.client.subscribe(topic, qos=1)
         assert self._subscribed.wait(timeout), "no SUBACK"
         return self.granted[-1]
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> None:
+        """QoS 1, waiting for the PUBACK (mosquitto acknowledges a denied publish too)."""
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout)
+        assert info.is_published()
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""

@@ -4,6 +4,8 @@ else's connection is touched, no file is rewritten by the emulator, no SIGHUP is
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +75,7 @@ def test_registering_adds_one_client_at_once_without_a_reload(
         assert bystander.wait_answer()
         sent = control.commands_sent
         second, token = _register(backend)
-        assert control.commands_sent == sent + 2  # createRole + createClient: this SIM only
+        assert control.commands_sent == sent + 1  # createClient for this SIM, nothing else
         with Device(broker.port, second.iccid, token) as device:
             assert device.wait_answer(), f"refused: {device.refused}"  # no retry needed
         assert not bystander.dropped.is_set()
@@ -84,13 +86,30 @@ def test_a_device_keeps_to_its_own_topic_root(
     backend: Backend, broker: DynsecMosquitto, control: DynsecControl
 ) -> None:
     sim, token = _register(backend)
-    other, _ = _register(backend)
-    with Device(broker.port, sim.iccid, token) as device:
+    other, other_token = _register(backend)
+    with (
+        Device(broker.port, sim.iccid, token) as device,
+        Device(broker.port, other.iccid, other_token) as neighbour,
+    ):
         assert device.wait_answer()
-        assert device.subscribe(f"simgate/v1/devices/{sim.iccid}/commands") in (0, 1)
-        assert device.subscribe(f"simgate/v1/devices/{other.iccid}/commands") == 128
-        assert device.subscribe("simgate/v1/devices/#") == 128
-        assert device.subscribe("$CONTROL/dynamic-security/#") == 128
+        assert neighbour.wait_answer()
+        device.subscribe("simgate/v1/devices/#")  # granted, but only its own is delivered
+        neighbour.subscribe(f"simgate/v1/devices/{other.iccid}/#")
+        device.publish(f"simgate/v1/devices/{sim.iccid}/commands", b"own")
+        device.publish(f"simgate/v1/devices/{other.iccid}/commands", b"foreign")
+        neighbour.publish(f"simgate/v1/devices/{other.iccid}/state", b"theirs")
+        create = {
+            "commands": [{"command": "createClient", "username": "intruder", "password": "x"}]
+        }
+        device.publish("$CONTROL/dynamic-security/v1", json.dumps(create).encode())
+        time.sleep(0.5)
+        assert device.received == [f"simgate/v1/devices/{sim.iccid}/commands"]
+        assert neighbour.received == [f"simgate/v1/devices/{other.iccid}/state"]
+    with Device(broker.port, "intruder", "x") as intruder:
+        assert not intruder.wait_answer()
+    listed = control.run([{"command": "listClients", "count": -1}])[0]["data"]["clients"]
+    assert "intruder" not in listed
+    assert sim.iccid in listed
 
 
 def test_deactivating_kicks_the_session_and_activating_lets_it_back(

@@ -91,6 +91,11 @@ def test_metrics_count_reports_sims_and_connected_devices(
         publish_acked(client, topic, usage(device["iccid"], 1))
         publish_acked(client, topic, b'{"seq": "one"}')
         during = metrics(api)
+        deadline = time.monotonic() + 5  # the count is refreshed at most once a second
+        while during["simgate_mqtt_connected_devices"] == before["simgate_mqtt_connected_devices"]:
+            assert time.monotonic() < deadline, "the connection is not counted"
+            time.sleep(0.05)
+            during = metrics(api)
     assert during["simgate_reports_stored_total"] == before["simgate_reports_stored_total"] + 1
     assert (
         during["simgate_reports_duplicate_total"] == before["simgate_reports_duplicate_total"] + 1

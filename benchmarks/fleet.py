@@ -1,0 +1,649 @@
+"""A fleet against one `simgate emulator serve`: provisioning, connections, reports, ceiling.
+
+For each broker mode (`embedded`: amqtt in the emulator; `mosquitto`: mosquitto 2 with the
+dynamic-security store `mosquitto-config --dynamic-security` writes, the emulator's
+ingest subscribed to it) and each fleet size N, on 127.0.0.1 only:
+
+1. **provisioning**: `simgate emulator fleet create N` (factory, one batch registration,
+   tokens; in mosquitto mode the broker learns every client over `$CONTROL` before the
+   registration answers): seconds and SIMs/s.
+2. **connections**: N devices, each its own MQTT connection (`fleet_devices.py`: one
+   process per 10,000 devices, source addresses 127.0.0.x so ports last), connecting
+   `--connect-rate` a second: how long, the emulator's CPU meanwhile, and RSS before and
+   after (memory per connection; in mosquitto mode the broker's too).
+3. **reporting**: each device sends `--reports` usage reports, one per `--period` seconds
+   (a compressed minute), the devices spread evenly over the period: PUBACK latency
+   p50/p99/max (embedded: the PUBACK is sent once the report is committed; mosquitto: the
+   broker's PUBACK, the emulator commits after, see the ingest lag), CPU of each process,
+   and then every report counted in the database: stored exactly once, lost, duplicates.
+4. **ceiling** (`--ceiling-devices`, default 1,000): those devices publish
+   `--ceiling-reports` each, the next as soon as the last is acknowledged: reports stored
+   per second (go to last commit), as a ratio of mosquitto's raw QoS 1 rate measured in
+   the same run (the same devices through a plain mosquitto to a subscriber that stores
+   nothing).
+
+Usage: python benchmarks/fleet.py [--sizes 1000,10000] [--brokers embedded,mosquitto]
+       [--period 10] [--reports 2] [--connect-rate 2000] [--json FILE]
+Progress on stderr, the tables on stdout. Every phase is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from emulator.backend import Backend
+
+TOKEN: Final = "bench-token"  # noqa: S105 - a throwaway emulator's credentials
+SECRET: Final = "bench-secret"  # noqa: S105
+PER_PROCESS: Final = 10_000
+DEVICES_SCRIPT: Final = Path(__file__).with_name("fleet_devices.py")
+MiB: Final = 1024 * 1024
+
+
+def progress(message: str) -> None:
+    """One line of progress on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def raise_fd_limit(wanted: int = 200_000) -> int:
+    """Raise this process's descriptor limit (children inherit it); the limit now."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def rss(pid: int) -> int:
+    """Resident set size in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_port(port: int, process: subprocess.Popen[Any], what: str) -> None:
+    """Until something listens on `port` (10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.05)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The `share` quantile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "SIMGATE_ACCESS_TOKEN": TOKEN, "SIMGATE_ACCESS_TOKEN_SECRET": SECRET}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "simgate.cli", *args]
+
+
+class Cloud:
+    """`simgate emulator serve` (and mosquitto in mosquitto mode) in `work`."""
+
+    def __init__(self, kind: str, work: Path) -> None:
+        self.kind = kind
+        self.work = work
+        self.db = work / "emulator.db"
+        self.mqtt_port = free_port()
+        self.http_port = free_port()
+        self.broker: subprocess.Popen[bytes] | None = None
+        mqtt = f"embedded:{self.mqtt_port}"
+        extra: list[str] = []
+        if kind == "mosquitto":
+            mqtt = f"mqtt://127.0.0.1:{self.mqtt_port}"
+            extra = ["--mosquitto-dir", str(self.write_mosquitto_files())]
+        self.server: subprocess.Popen[bytes] = subprocess.Popen(
+            _cli(
+                *("emulator", "serve", "--db", str(self.db), "--json"),
+                *("--http", f"127.0.0.1:{self.http_port}", "--mqtt", mqtt, *extra),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=(work / "emulator.log").open("wb"),
+            env=_env(),
+        )
+        assert self.server.stdout is not None
+        if not self.server.stdout.readline():
+            raise RuntimeError(f"the emulator did not start: {(work / 'emulator.log').read_text()}")
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.api = httpx.Client(base_url=self.base, auth=(TOKEN, SECRET), timeout=120)
+
+    def write_mosquitto_files(self) -> Path:
+        """`mosquitto-config --dynamic-security`: the broker's store of the SIMs now."""
+        files = self.work / "dynsec"
+        Backend(self.db).close()  # mosquitto-config reads an existing database
+        subprocess.run(
+            [
+                *_cli("emulator", "mosquitto-config", "--db", str(self.db)),
+                *("--dynamic-security", "--out", str(files), "--json"),
+                *("--listen", f"127.0.0.1:{self.mqtt_port}"),
+            ],
+            check=True,
+            capture_output=True,
+            env=_env(),
+            timeout=60,
+        )
+        return files
+
+    def start_mosquitto(self) -> None:
+        """mosquitto on the store written last; wait until the emulator's ingest is in."""
+        files = self.work / "dynsec"
+        config = files / "mosquitto.conf"
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        config.write_text(config.read_text() + f"user {user}\nlog_type error\nlog_type warning\n")
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.broker = subprocess.Popen(
+            [binary, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.work / "mosquitto.log").open("wb"),
+        )
+        wait_port(self.mqtt_port, self.broker, "mosquitto")
+        deadline = time.monotonic() + 60
+        while not self.api.get("/_emulator/mqtt").json().get("connected"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the emulator's ingest did not connect to mosquitto")
+            time.sleep(0.1)
+
+    def pids(self) -> dict[str, int]:
+        """The processes whose CPU and memory are measured."""
+        found = {"emulator": self.server.pid}
+        if self.broker is not None:
+            found["mosquitto"] = self.broker.pid
+        return found
+
+    def metrics(self) -> dict[str, float]:
+        """`/metrics` samples by name."""
+        values: dict[str, float] = {}
+        for line in self.api.get("/metrics").text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def stop(self) -> None:
+        """Stop the emulator (SIGTERM) and mosquitto."""
+        self.api.close()
+        for process in (self.server, self.broker):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+def provision(cloud: Cloud, count: int) -> tuple[list[tuple[str, str]], float]:
+    """`fleet create N`: the devices' logins and the seconds it took."""
+    out = cloud.work / f"fleet-{count}.jsonl"
+    started = time.perf_counter()
+    subprocess.run(
+        _cli("emulator", "fleet", "create", str(count), "--url", cloud.base, "--out", str(out)),
+        check=True,
+        capture_output=True,
+        env=_env(),
+        timeout=300,
+    )
+    seconds = time.perf_counter() - started
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    return [(row["iccid"], row["token"]) for row in rows], seconds
+
+
+class Devices:
+    """The device processes, connected, waiting for `go`."""
+
+    def __init__(self, port: int, devices: list[tuple[str, str]], job: dict[str, Any]) -> None:
+        self.processes: list[subprocess.Popen[str]] = []
+        chunks = [devices[i : i + PER_PROCESS] for i in range(0, len(devices), PER_PROCESS)]
+        for index, chunk in enumerate(chunks):
+            process = subprocess.Popen(
+                [sys.executable, str(DEVICES_SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert process.stdin is not None
+            bind = [f"127.0.0.{index + 1}"]
+            rate = job.get("connect_rate", 0) / len(chunks)
+            body = {**job, "port": port, "devices": chunk, "bind": bind, "connect_rate": rate}
+            process.stdin.write(json.dumps(body) + "\n")
+            process.stdin.flush()
+            self.processes.append(process)
+
+    def connected(self) -> float:
+        """Wait until every device is connected; the longest connect phase (s)."""
+        seconds = 0.0
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("a device process ended before connecting")
+            seconds = max(seconds, json.loads(line)["seconds"])
+        return seconds
+
+    def go(self) -> dict[str, Any]:
+        """Start reporting; the merged results once done."""
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        merged: dict[str, Any] = {
+            "latencies": [],
+            "acked": 0,
+            "drops": 0,
+            "refusals": 0,
+            "cpu_seconds": 0.0,
+        }
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("a device process ended before reporting")
+            result = json.loads(line)
+            merged["latencies"] += result["latencies"]
+            for key in ("acked", "drops", "refusals", "cpu_seconds"):
+                merged[key] += result[key]
+            merged["seconds"] = max(merged.get("seconds", 0.0), result["seconds"])
+        for process in self.processes:
+            process.wait(30)
+        return merged
+
+    def pids(self) -> dict[str, int]:
+        """The device processes, for CPU sampling."""
+        return {f"devices{i}": p.pid for i, p in enumerate(self.processes)}
+
+    def stop(self) -> None:
+        """End every device process."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+
+
+@contextmanager
+def sampling(cloud: Cloud, extra: dict[str, int] | None = None) -> Iterator[dict[str, float]]:
+    """CPU share (of one core) of each process over the block, and the largest ingest lag
+    seen in `/metrics` meanwhile (sampled every second)."""
+    result: dict[str, float] = {"max_lag": 0.0}
+    pids = {**cloud.pids(), **(extra or {})}
+    before = {name: cpu(pid) for name, pid in pids.items()}
+    stop = threading.Event()
+
+    def watch() -> None:
+        with httpx.Client(base_url=cloud.base, auth=(TOKEN, SECRET), timeout=30) as api:
+            while not stop.wait(1.0):
+                try:
+                    text = api.get("/metrics").text
+                except httpx.HTTPError:
+                    continue
+                for line in text.splitlines():
+                    if line.startswith("simgate_ingest_lag_seconds "):
+                        result["max_lag"] = max(result["max_lag"], float(line.split()[1]))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.perf_counter()
+    try:
+        yield result
+    finally:
+        stop.set()
+        watcher.join(5)
+        elapsed = time.perf_counter() - started
+        for name, pid in pids.items():
+            try:
+                result[f"cpu_{name}"] = 100 * (cpu(pid) - before[name]) / elapsed
+            except FileNotFoundError:  # a device process that has finished: it says itself
+                continue
+
+
+def wait_stored(cloud: Cloud, target: float, seconds: float = 120) -> float:
+    """Poll `/metrics` until `simgate_reports_stored_total` reaches `target`; the time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stored = cloud.metrics()["simgate_reports_stored_total"]
+        if stored >= target or time.monotonic() > deadline:
+            return time.perf_counter()
+        time.sleep(0.1)
+
+
+def fleet_run(cloud: Cloud, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Provision, connect and report with `size` devices."""
+    row: dict[str, Any] = {"broker": cloud.kind, "devices": size}
+    logins, seconds = provision(cloud, size)
+    if cloud.kind == "mosquitto":  # mosquitto 2.0 saves its store per command: see docs
+        started = time.perf_counter()
+        cloud.write_mosquitto_files()
+        seconds += time.perf_counter() - started
+        cloud.start_mosquitto()
+    row["provision_s"] = seconds
+    row["provision_per_s"] = size / seconds
+    progress(f"  provisioned {size} SIMs in {seconds:.2f} s")
+    memory_before = {name: rss(pid) for name, pid in cloud.pids().items()}
+    job = {
+        "mode": "schedule",
+        "period": args.period,
+        "reports": args.reports,
+        "first_seq": 1,
+        "connect_rate": args.connect_rate,
+    }
+    devices = Devices(cloud.mqtt_port, logins, job)
+    try:
+        with sampling(cloud) as burst:
+            row["connect_s"] = devices.connected()
+        progress(f"  {size} connected in {row['connect_s']:.1f} s")
+        time.sleep(2)  # settle
+        for name, pid in cloud.pids().items():
+            after = rss(pid)
+            row[f"rss_{name}_mib"] = after / MiB
+            row[f"per_conn_{name}_kib"] = (after - memory_before[name]) / size / 1024
+        row["cpu_connect"] = {k: v for k, v in burst.items() if k.startswith("cpu_")}
+        before = cloud.metrics()
+        with sampling(cloud) as steady:
+            result = devices.go()
+            expected = size * args.reports
+            wait_stored(cloud, before["simgate_reports_stored_total"] + expected)
+        after_metrics = cloud.metrics()
+    finally:
+        devices.stop()
+    latencies = result["latencies"]
+    row.update(
+        expected=expected,
+        acked=result["acked"],
+        drops=result["drops"],
+        refusals=result["refusals"],
+        p50_ms=1000 * statistics.median(latencies),
+        p99_ms=1000 * percentile(latencies, 0.99),
+        max_ms=1000 * max(latencies),
+        max_ingest_lag_ms=1000 * steady["max_lag"],
+        cpu_reporting={
+            **{k: v for k, v in steady.items() if k.startswith("cpu_")},
+            "cpu_devices": 100 * result["cpu_seconds"] / result["seconds"],
+        },
+        stored=after_metrics["simgate_reports_stored_total"]
+        - before["simgate_reports_stored_total"],
+        duplicate=after_metrics["simgate_reports_duplicate_total"]
+        - before["simgate_reports_duplicate_total"],
+        rejected=after_metrics["simgate_reports_rejected_total"]
+        - before["simgate_reports_rejected_total"],
+    )
+    row["lost"] = expected - row["stored"]
+    progress(
+        f"  reports: {row['stored']:.0f}/{expected} stored, p50 {row['p50_ms']:.1f} ms, "
+        f"p99 {row['p99_ms']:.1f} ms, max {row['max_ms']:.0f} ms"
+    )
+    return row
+
+
+def ceiling(
+    cloud: Cloud, logins: list[tuple[str, str]], args: argparse.Namespace, first: int
+) -> dict[str, float]:
+    """Reports stored per second with the devices publishing as fast as acks allow; the
+    ingest batches it took and the CPU share of each process."""
+    job = {"mode": "flood", "reports": args.ceiling_reports, "first_seq": first}
+    devices = Devices(cloud.mqtt_port, logins, job)
+    try:
+        devices.connected()
+        before = cloud.metrics()
+        target = before["simgate_reports_stored_total"] + len(logins) * args.ceiling_reports
+        with sampling(cloud) as load:
+            started = time.perf_counter()
+            flooded = devices.go()
+            done = wait_stored(cloud, target)
+    finally:
+        devices.stop()
+    after = cloud.metrics()
+    if after["simgate_reports_stored_total"] < target:
+        raise RuntimeError("the ceiling run did not store every report")
+    result = {k: v for k, v in load.items() if k.startswith("cpu_")}
+    result["cpu_devices"] = 100 * flooded["cpu_seconds"] / (done - started)
+    result["rate"] = len(logins) * args.ceiling_reports / (done - started)
+    result["batches"] = (
+        after["simgate_ingest_batches_total"] - before["simgate_ingest_batches_total"]
+    )
+    return result
+
+
+def raw_mosquitto_rate(
+    work: Path, logins: list[tuple[str, str]], args: argparse.Namespace
+) -> float:
+    """Messages per second through a plain mosquitto (anonymous, `set_tcp_nodelay true`)
+    to one QoS 1 subscriber that stores nothing, from the same devices."""
+    port = free_port()
+    config = work / "raw-mosquitto.conf"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    config.write_text(
+        f"listener {port} 127.0.0.1\nset_tcp_nodelay true\nallow_anonymous true\n"
+        f"persistence false\nmax_queued_messages 100000\nmax_inflight_messages 1000\nuser {user}\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    broker = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
+    total = len(logins) * args.ceiling_reports
+    received = 0
+    all_in = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        nonlocal received
+        received += 1
+        if received >= total:
+            all_in.set()
+
+    subscriber = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=paho.MQTTv311
+    )
+    subscriber.on_message = on_message
+    subscriber.on_subscribe = lambda *a: subscribed.set()
+    try:
+        wait_port(port, broker, "mosquitto")
+        subscriber.connect("127.0.0.1", port)
+        subscriber.loop_start()
+        subscriber.subscribe("simgate/v1/devices/+/usage", qos=1)
+        if not subscribed.wait(10):
+            raise RuntimeError("the raw subscriber did not subscribe")
+        devices = Devices(
+            port, logins, {"mode": "flood", "reports": args.ceiling_reports, "first_seq": 1}
+        )
+        try:
+            devices.connected()
+            started = time.perf_counter()
+            devices.go()
+            if not all_in.wait(120):
+                raise RuntimeError(f"the raw subscriber got {received} of {total}")
+            return float(total / (time.perf_counter() - started))
+        finally:
+            devices.stop()
+    finally:
+        subscriber.disconnect()
+        subscriber.loop_stop()
+        broker.terminate()
+        broker.wait(10)
+
+
+def check_database(db: Path, expected_per_device: dict[str, int]) -> tuple[int, int]:
+    """After the emulator stopped: (devices with a wrong number of reports, rows)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        counts = dict(
+            connection.execute("SELECT iccid, count(*) FROM device_reports GROUP BY iccid")
+        )
+        rows = int(connection.execute("SELECT count(*) FROM device_reports").fetchone()[0])
+    wrong = sum(1 for iccid, want in expected_per_device.items() if counts.get(iccid, 0) != want)
+    return wrong, rows
+
+
+def bench_broker(kind: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Every size on one fresh emulator per size, then the ceiling."""
+    rows: list[dict[str, Any]] = []
+    ceiling_rate = 0.0
+    ceiling_runs: list[dict[str, float]] = []
+    for size in args.sizes:
+        folder = work / f"{kind}-{size}"
+        folder.mkdir()
+        progress(f"{kind}: {size} devices")
+        cloud = Cloud(kind, folder)
+        try:
+            row = fleet_run(cloud, size, args)
+            rows.append(row)
+            if size == args.ceiling_devices:
+                logins = [
+                    (json.loads(line)["iccid"], json.loads(line)["token"])
+                    for line in (folder / f"fleet-{size}.jsonl").read_text().splitlines()
+                ]
+                progress(f"{kind}: ceiling with {size} devices")
+                for run in range(args.repeat):
+                    first = args.reports + 1 + run * args.ceiling_reports
+                    measured = ceiling(cloud, logins, args, first)
+                    ceiling_runs.append(measured)
+                    progress(
+                        f"  stored {measured['rate']:,.0f} reports/s in "
+                        f"{measured['batches']:.0f} batches; CPU % "
+                        + ", ".join(
+                            f"{k[4:]} {v:.0f}" for k, v in measured.items() if k.startswith("cpu_")
+                        )
+                    )
+                ceiling_rate = statistics.median(run["rate"] for run in ceiling_runs)
+        finally:
+            cloud.stop()
+        extra = args.ceiling_reports * args.repeat if size == args.ceiling_devices else 0
+        per_device = args.reports + extra
+        lines = (folder / f"fleet-{size}.jsonl").read_text().splitlines()
+        wrong, stored_rows = check_database(
+            folder / "emulator.db", {json.loads(line)["iccid"]: per_device for line in lines}
+        )
+        row["db_rows"] = stored_rows
+        row["db_devices_wrong"] = wrong
+    return {"rows": rows, "ceiling": ceiling_rate, "ceiling_runs": ceiling_runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the tables."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000", help="fleet sizes, comma-separated")
+    parser.add_argument("--brokers", default="embedded,mosquitto")
+    parser.add_argument("--period", type=float, default=10.0, help="seconds per 'minute'")
+    parser.add_argument("--reports", type=int, default=2, help="reports per device")
+    parser.add_argument("--connect-rate", type=float, default=2000.0, help="connects per second")
+    parser.add_argument("--ceiling-devices", type=int, default=1000)
+    parser.add_argument("--ceiling-reports", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3, help="ceiling runs (median)")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args(argv)
+    args.sizes = [int(size) for size in args.sizes.split(",")]
+    if any(size > 40_000 for size in args.sizes) or args.reports > 20 or args.period > 120:
+        parser.error("bounded: at most 40,000 devices, 20 reports, a 120 s period")
+    limit = raise_fd_limit()
+    progress(f"descriptor limit {limit}")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="sgfl-bench-") as tmp:
+        work = Path(tmp)
+        for kind in args.brokers.split(","):
+            results[kind] = bench_broker(kind, work, args)
+        if args.ceiling_devices in args.sizes:
+            progress("mosquitto raw QoS 1 rate (same devices)")
+            # the same number of devices, anonymous: the broker without any emulator
+            logins = [(f"8981999{i:012d}", "x") for i in range(args.ceiling_devices)]
+            raws = []
+            for _ in range(args.repeat):
+                raws.append(raw_mosquitto_rate(work, logins, args))
+                progress(f"  raw {raws[-1]:,.0f} msg/s")
+            results["raw_mosquitto_runs"] = raws
+            results["raw_mosquitto"] = statistics.median(raws)
+    print_tables(results, args)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """The figures as Markdown tables."""
+    print(
+        f"Fleet: {args.reports} reports per device, one per {args.period:g} s (compressed minute)"
+    )
+    print(
+        "| broker | devices | provision s (SIMs/s) | connect s | p50 ms | p99 ms | max ms | "
+        "stored/expected | lost | dup | DB devices wrong | CPU % connect | CPU % reporting | "
+        "RSS MiB | KiB/conn |"
+    )
+    print("|" + "---|" * 15)
+    for kind in args.brokers.split(","):
+        for row in results[kind]["rows"]:
+            cpu_c = ", ".join(f"{k[4:]} {v:.0f}" for k, v in row["cpu_connect"].items())
+            cpu_r = ", ".join(f"{k[4:]} {v:.0f}" for k, v in row["cpu_reporting"].items())
+            mem = ", ".join(f"{k[4:-4]} {v:.0f}" for k, v in row.items() if k.startswith("rss_"))
+            per = ", ".join(
+                f"{k[9:-4]} {v:.1f}" for k, v in row.items() if k.startswith("per_conn_")
+            )
+            print(
+                f"| {kind} | {row['devices']:,} | {row['provision_s']:.2f} "
+                f"({row['provision_per_s']:,.0f}) | {row['connect_s']:.1f} | {row['p50_ms']:.1f} "
+                f"| {row['p99_ms']:.1f} | {row['max_ms']:.0f} "
+                f"| {row['stored']:.0f}/{row['expected']} | {row['lost']:.0f} "
+                f"| {row['duplicate']:.0f} | {row['db_devices_wrong']} | {cpu_c} "
+                f"| {cpu_r} | {mem} | {per} |"
+            )
+    raw = results.get("raw_mosquitto")
+    if raw:
+        print()
+        print(
+            f"Ceiling: {args.ceiling_devices} devices, {args.ceiling_reports} reports each, "
+            "as fast as acks allow"
+        )
+        print("| run | reports/s | vs mosquitto raw |")
+        print("|---|---|---|")
+        print(f"| mosquitto raw QoS 1 (no storage) | {raw:,.0f} | 1.00× |")
+        for kind in args.brokers.split(","):
+            rate = results[kind]["ceiling"]
+            if rate:
+                print(f"| {kind}: stored | {rate:,.0f} | {rate / raw:.2f}× |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
