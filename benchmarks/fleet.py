@@ -412,6 +412,7 @@ def fleet_run(cloud: Cloud, size: int, args: argparse.Namespace) -> dict[str, An
         - before["simgate_reports_rejected_total"],
     )
     row["lost"] = expected - row["stored"]
+    row["load_average"] = os.getloadavg()[0]
     progress(
         f"  reports: {row['stored']:.0f}/{expected} stored, p50 {row['p50_ms']:.1f} ms, "
         f"p99 {row['p99_ms']:.1f} ms, max {row['max_ms']:.0f} ms"
@@ -442,6 +443,9 @@ def ceiling(
     result = {k: v for k, v in load.items() if k.startswith("cpu_")}
     result["cpu_devices"] = 100 * flooded["cpu_seconds"] / (done - started)
     result["rate"] = len(logins) * args.ceiling_reports / (done - started)
+    result["load_average"] = os.getloadavg()[0]
+    # CPU per stored report: what the rate would be with a core to itself
+    result["emulator_cpu_ms_per_report"] = 10 * result.get("cpu_emulator", 0.0) / result["rate"]
     result["batches"] = (
         after["simgate_ingest_batches_total"] - before["simgate_ingest_batches_total"]
     )
@@ -504,6 +508,51 @@ def raw_mosquitto_rate(
         broker.wait(10)
 
 
+def online_dynsec(work: Path, counts: Sequence[int]) -> list[tuple[int, float]]:
+    """`fleet create N` against a running mosquitto in dynamic-security mode: the request
+    answers once mosquitto has every new client (one `createClient` each over `$CONTROL`).
+    (seconds for each N, each on a fresh broker)"""
+    results = []
+    for count in counts:
+        folder = work / f"online-{count}"
+        folder.mkdir()
+        cloud = Cloud("mosquitto", folder)
+        try:
+            cloud.start_mosquitto()
+            logins, _ = provision(cloud, 1)
+            deadline = time.monotonic() + 30
+            while not _logs_in(cloud.mqtt_port, *logins[0]):  # the controller is in step
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the dynamic-security controller never synced")
+                time.sleep(0.2)
+            _, seconds = provision(cloud, count)
+            results.append((count, seconds))
+            progress(f"  online: {count} SIMs into a running mosquitto in {seconds:.1f} s")
+        finally:
+            cloud.stop()
+    return results
+
+
+def _logs_in(port: int, iccid: str, token: str) -> bool:
+    answered = threading.Event()
+    accepted: list[bool] = []
+
+    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        accepted.append(not reason.is_failure)
+        answered.set()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=iccid, protocol=paho.MQTTv311)
+    client.username_pw_set(iccid, token)
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        return answered.wait(5) and accepted[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def check_database(db: Path, expected_per_device: dict[str, int]) -> tuple[int, int]:
     """After the emulator stopped: (devices with a wrong number of reports, rows)."""
     import sqlite3
@@ -541,7 +590,8 @@ def bench_broker(kind: str, work: Path, args: argparse.Namespace) -> dict[str, A
                     measured = ceiling(cloud, logins, args, first)
                     ceiling_runs.append(measured)
                     progress(
-                        f"  stored {measured['rate']:,.0f} reports/s in "
+                        f"  load {measured['load_average']:.1f}: "
+                        f"stored {measured['rate']:,.0f} reports/s in "
                         f"{measured['batches']:.0f} batches; CPU % "
                         + ", ".join(
                             f"{k[4:]} {v:.0f}" for k, v in measured.items() if k.startswith("cpu_")
@@ -575,8 +625,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ceiling-reports", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="ceiling runs (median)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument(
+        "--dynsec-online",
+        default="",
+        help="also time 'fleet create N' into a running mosquitto, for these N (e.g. 1000,3000)",
+    )
     args = parser.parse_args(argv)
-    args.sizes = [int(size) for size in args.sizes.split(",")]
+    args.sizes = [int(size) for size in args.sizes.split(",") if size]
     if any(size > 40_000 for size in args.sizes) or args.reports > 20 or args.period > 120:
         parser.error("bounded: at most 40,000 devices, 20 reports, a 120 s period")
     limit = raise_fd_limit()
@@ -584,9 +639,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="sgfl-bench-") as tmp:
         work = Path(tmp)
-        for kind in args.brokers.split(","):
+        if args.dynsec_online:
+            counts = [int(n) for n in args.dynsec_online.split(",")]
+            results["online_dynsec"] = online_dynsec(work, counts)
+        for kind in (k for k in args.brokers.split(",") if k and args.sizes):
             results[kind] = bench_broker(kind, work, args)
-        if args.ceiling_devices in args.sizes:
+        if args.ceiling_devices in args.sizes and args.brokers:
             progress("mosquitto raw QoS 1 rate (same devices)")
             # the same number of devices, anonymous: the broker without any emulator
             logins = [(f"8981999{i:012d}", "x") for i in range(args.ceiling_devices)]
@@ -604,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
     """The figures as Markdown tables."""
+    for count, seconds in results.get("online_dynsec", []):
+        print(f"fleet create {count} into a running mosquitto (dynamic security): {seconds:.1f} s")
     print(
         f"Fleet: {args.reports} reports per device, one per {args.period:g} s (compressed minute)"
     )
@@ -613,7 +673,7 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
         "RSS MiB | KiB/conn |"
     )
     print("|" + "---|" * 15)
-    for kind in args.brokers.split(","):
+    for kind in (k for k in args.brokers.split(",") if k in results):
         for row in results[kind]["rows"]:
             cpu_c = ", ".join(f"{k[4:]} {v:.0f}" for k, v in row["cpu_connect"].items())
             cpu_r = ", ".join(f"{k[4:]} {v:.0f}" for k, v in row["cpu_reporting"].items())
@@ -639,7 +699,7 @@ def print_tables(results: dict[str, Any], args: argparse.Namespace) -> None:
         print("| run | reports/s | vs mosquitto raw |")
         print("|---|---|---|")
         print(f"| mosquitto raw QoS 1 (no storage) | {raw:,.0f} | 1.00× |")
-        for kind in args.brokers.split(","):
+        for kind in (k for k in args.brokers.split(",") if k in results):
             rate = results[kind]["ceiling"]
             if rate:
                 print(f"| {kind}: stored | {rate:,.0f} | {rate / raw:.2f}× |")

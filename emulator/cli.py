@@ -272,6 +272,9 @@ def serve(args: argparse.Namespace) -> int:
     app.state.mosquitto_control = control
 
     async def run() -> int:
+        from emulator.ingest import tune_gc
+
+        tune_gc()
         if broker is not None:
             try:
                 await broker.start()

@@ -100,6 +100,12 @@ def add_parser(sub: Any) -> None:
         "--out", type=Path, metavar="FILE", help="write the JSON lines here (mode 0600)"
     )
     create.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    create.add_argument(
+        "--json",
+        action="store_true",
+        help="with --out: print {created, out, seconds} as JSON; a failure prints "
+        "{error, exit_code}",
+    )
 
 
 def _count(text: str) -> int:
@@ -122,10 +128,14 @@ def main(args: argparse.Namespace) -> int:
             made = create(where, args.count, args.gateway, args.zone, out, progress)
     except FleetError as exc:
         print(f"simgate emulator fleet: {exc.message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": exc.message, "exit_code": int(exc.exit_code)}))
         return exc.exit_code
     elapsed = time.perf_counter() - started
     log.info("made and registered %d SIM(s) in %.2f s", made, elapsed)
-    if args.out is not None:
+    if args.out is not None and args.json:
+        print(json.dumps({"created": made, "out": str(args.out), "seconds": round(elapsed, 3)}))
+    elif args.out is not None:
         print(f"{made} SIMs made and registered in {elapsed:.1f} s; written to {args.out}")
     return ExitCode.OK
 

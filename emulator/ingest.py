@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import queue
 import threading
@@ -195,3 +196,20 @@ def _settle_all(pairs: list[tuple[_Settle, Result]]) -> None:
     for settle, result in pairs:
         if not settle.future.done():
             settle.future.set_result(result)
+
+
+GC_THRESHOLDS: Final = (50_000, 20, 100)
+"""Young collections every 50,000 allocations, full ones after 100 middle ones."""
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector from stalling a server that holds many
+    connections. A full collection walks every live object: with 10,000 devices on the
+    embedded broker (~600 MiB of sessions) each took 0.8 to 6.6 s, collected nothing, and
+    held every acknowledgement meanwhile (p99 6.5 s). What exists at start (modules,
+    schemas, the app) is frozen out of the collector's view, and collections are made
+    rarer; reference counting still frees all garbage that has no cycle, which is nearly
+    all of it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

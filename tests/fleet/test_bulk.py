@@ -239,9 +239,21 @@ def test_fleet_create_bad_count_exits_2(count: str) -> None:
 
 
 def test_fleet_create_unreachable_exits_5() -> None:
-    done = _cli("create", "2", "--url", "http://127.0.0.1:9")
+    done = _cli("create", "2", "--url", "http://127.0.0.1:9", "--json")
     assert done.returncode == 5
     assert "cannot reach" in done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 5
+
+
+def test_fleet_create_json_summary(server: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "f.jsonl"
+    env = {"SIMGATE_ACCESS_TOKEN": live.TOKEN, "SIMGATE_ACCESS_TOKEN_SECRET": live.SECRET}
+    done = _cli("create", "4", "--url", server["http"], "--out", str(out), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["created"] == 4
+    assert summary["out"] == str(out)
+    assert len(out.read_text().splitlines()) == 4
 
 
 def test_fleet_create_wrong_credentials_exits_2(server: dict[str, Any]) -> None:
