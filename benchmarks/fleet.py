@@ -277,6 +277,7 @@ class Devices:
             "acked": 0,
             "drops": 0,
             "refusals": 0,
+            "idle_drops": 0,
             "cpu_seconds": 0.0,
         }
         for process in self.processes:
@@ -286,7 +287,7 @@ class Devices:
                 raise RuntimeError("a device process ended before reporting")
             result = json.loads(line)
             merged["latencies"] += result["latencies"]
-            for key in ("acked", "drops", "refusals", "cpu_seconds"):
+            for key in ("acked", "drops", "refusals", "idle_drops", "cpu_seconds"):
                 merged[key] += result[key]
             merged["seconds"] = max(merged.get("seconds", 0.0), result["seconds"])
         for process in self.processes:
@@ -395,6 +396,7 @@ def fleet_run(cloud: Cloud, size: int, args: argparse.Namespace) -> dict[str, An
         expected=expected,
         acked=result["acked"],
         drops=result["drops"],
+        idle_drops=result["idle_drops"],
         refusals=result["refusals"],
         p50_ms=1000 * statistics.median(latencies),
         p99_ms=1000 * percentile(latencies, 0.99),

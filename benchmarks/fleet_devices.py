@@ -35,6 +35,7 @@ from simgate_common.wire import UsageReport
 
 _IP_BIND_ADDRESS_NO_PORT: Final = 24  # linux/in.h
 DEADLINE: Final = 600.0
+KEEPALIVE: Final = 60
 """No run lasts longer than this (seconds)."""
 
 
@@ -91,6 +92,7 @@ class Device(asyncio.Protocol):
         self.connected: asyncio.Future[bool] | None = None
         self.pending: dict[int, tuple[bytes, float, asyncio.Future[float]]] = {}
         self.next_id = 1
+        self.last_sent = time.monotonic()
         self._buffer = b""
 
     # --- asyncio.Protocol ---------------------------------------------------------------
@@ -99,7 +101,8 @@ class Device(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self._buffer = b""
-        transport.write(connect_packet(self.iccid, self.token))
+        self.last_sent = time.monotonic()
+        transport.write(connect_packet(self.iccid, self.token, KEEPALIVE))
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -132,6 +135,15 @@ class Device(asyncio.Protocol):
             self.connected.set_result(False)
         elif self.stats.running:
             self.stats.drops += 1
+        else:
+            self.stats.idle_drops += 1
+
+    def ping(self, now: float) -> None:
+        """PINGREQ when nothing was sent for half the keepalive, as a client library does
+        (a broker drops a connection silent for 1.5 keepalives)."""
+        if self.transport is not None and now - self.last_sent > KEEPALIVE / 2:
+            self.transport.write(b"\xc0\x00")
+            self.last_sent = now
 
     # --- the device's behaviour ---------------------------------------------------------
 
@@ -167,6 +179,7 @@ class Device(asyncio.Protocol):
         self.pending[packet_id] = (payload, time.perf_counter(), done)
         if self.transport is not None:
             self.transport.write(publish_packet(self.topic, packet_id, payload))
+            self.last_sent = time.monotonic()
         while True:
             try:
                 return await asyncio.wait_for(asyncio.shield(done), 5.0)
@@ -201,6 +214,7 @@ class Stats:
     def __init__(self) -> None:
         self.running = False
         self.drops = 0
+        self.idle_drops = 0
         self.refusals = 0
 
 
@@ -221,12 +235,21 @@ async def run(job: dict[str, Any]) -> None:
         async with gate:
             await device.connect(port, binds[index % len(binds)], until)
 
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for device in devices:
+                device.ping(now)
+
+    pinger = asyncio.ensure_future(keep_alive())
     await asyncio.gather(*(join(i, d) for i, d in enumerate(devices)))
     print(json.dumps({"connected": len(devices), "seconds": time.perf_counter() - started}))
     sys.stdout.flush()
     loop = asyncio.get_running_loop()
     line = await loop.run_in_executor(None, sys.stdin.readline)
     if line.strip() != "go":
+        pinger.cancel()
         return
     stats.running = True
     cpu_started = time.process_time()
@@ -252,6 +275,7 @@ async def run(job: dict[str, Any]) -> None:
     await asyncio.gather(*(body(i, d) for i, d in enumerate(devices)))
     seconds = time.perf_counter() - started
     stats.running = False
+    pinger.cancel()
     for device in devices:
         if device.transport is not None:
             device.transport.write(b"\xe0\x00")  # DISCONNECT
@@ -261,6 +285,7 @@ async def run(job: dict[str, Any]) -> None:
         "acked": len(latencies),
         "drops": stats.drops,
         "refusals": stats.refusals,
+        "idle_drops": stats.idle_drops,
         "seconds": seconds,
         "cpu_seconds": time.process_time() - cpu_started,
     }

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.api import sakura_views as views
@@ -84,8 +84,8 @@ def batch_items(items: Sequence[SimIn]) -> list[BatchItem]:
     return result
 
 
-@sakura_router.post("/commonserviceitem/batch", status_code=201)
-async def register_batch(zone: Zone, body: SimBatchIn, backend: BackendDep) -> dict[str, Any]:
+@sakura_router.post("/commonserviceitem/batch", status_code=201, response_class=JSONResponse)
+async def register_batch(zone: Zone, body: SimBatchIn, backend: BackendDep) -> JSONResponse:
     """Register many shipped cards in one transaction (an emulator addition to the API):
     a bad item anywhere (unknown card, wrong PASSCODE, an ICCID registered already or
     twice in the batch) refuses the whole batch, naming the item."""
@@ -93,12 +93,14 @@ async def register_batch(zone: Zone, body: SimBatchIn, backend: BackendDep) -> d
     gateway = None if body.MobileGateway is None else str(body.MobileGateway.ID)
     sims = register_many(backend.store, backend.clock, items, zone=zone, gateway_id=gateway)
     backend.sims.notify()
-    return {
+    # JSONResponse directly: FastAPI's jsonable_encoder took 3.6 s over 10,000 SIMs
+    content = {
         "Total": len(sims),
         "Count": len(sims),
         "CommonServiceItems": [views.sim(sim) for sim in sims],
         **views.OK,
     }
+    return JSONResponse(content, status_code=201)
 
 
 def _lines(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:

@@ -9,8 +9,8 @@ rule 4). The rules are those of one-at-a-time registration (`sims.SimModel.regis
 
 from __future__ import annotations
 
+import base64
 import secrets
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -32,7 +32,6 @@ from simgate_common.luhn import luhn_check_digit
 
 MAX_BATCH: Final = 100_000
 """The most cards one factory call makes, or SIMs one batch registers."""
-_PASSCODE_ALPHABET: Final = string.ascii_uppercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def manufacture_many(store: Store, clock: VirtualClock, count: int) -> list[Card
                 continue
             iccids.add(iccid)
             imsis.add(imsi)
-            passcode = "".join(secrets.choice(_PASSCODE_ALPHABET) for _ in range(8))
+            passcode = base64.b32encode(secrets.token_bytes(5)).decode()  # 8 of A-Z, 2-7
             cards.append(Card(iccid=iccid, imsi=imsi, passcode=passcode))
             rows.append((iccid, imsi, passcode_hash(passcode), now))
         for row in rows:
