@@ -396,10 +396,25 @@ class DynsecControl:
                     verb = "disableClient" if want.disabled else "enableClient"
                     commands.append({"command": verb, "username": iccid})
             if commands:
-                self.run(commands)
+                responses = self.run(commands)
+                self._replace_stale(commands, responses)
                 log.info("mosquitto: %d dynamic-security change(s) applied", len(commands))
             self.applied = wanted
             return len(commands)
+
+    def _replace_stale(
+        self, commands: list[dict[str, Any]], responses: list[dict[str, Any]]
+    ) -> None:
+        """A client this controller did not know of (made by someone else meanwhile) may
+        hold another password: delete it and create it again with the SIM's token."""
+        again: list[dict[str, Any]] = []
+        for command, response in zip(commands, responses, strict=False):
+            error = str(response.get("error") or "").lower()
+            if command["command"] == "createClient" and "already exists" in error:
+                fresh = {k: v for k, v in command.items() if k != "correlationData"}
+                again += [{"command": "deleteClient", "username": command["username"]}, fresh]
+        if again:
+            self.run(again)
 
     def _tokens(self) -> dict[str, str]:
         return {

@@ -172,3 +172,17 @@ def test_a_restarted_controller_reconciles_what_changed_meanwhile(
             assert not device.wait_answer()
     finally:
         control.stop()
+
+
+def test_a_client_made_behind_the_controllers_back_gets_the_sims_token(
+    backend: Backend, broker: DynsecMosquitto, control: DynsecControl
+) -> None:
+    card: Card = backend.cards.manufacture()
+    assert card.passcode is not None
+    # another controller (or a person with mosquitto_ctrl) made this ICCID's client first
+    control.run([{"command": "createClient", "username": card.iccid, "password": "stale"}])
+    sim = backend.sims.register(iccid=card.iccid, passcode=card.passcode)
+    with Device(broker.port, sim.iccid, backend.device_tokens.token_for(sim)) as device:
+        assert device.wait_answer()
+    with Device(broker.port, sim.iccid, "stale") as impostor:
+        assert not impostor.wait_answer()
