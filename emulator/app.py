@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from emulator import metrics
 from emulator.api import (
     control,
     dataplane,
     devices,
+    fleet,
     network,
     platform_control,
     platform_files,
@@ -152,6 +154,9 @@ def create_app(
     app.state.dataplane = data_plane
     app.state.mqtt = None  # the embedded broker or the external ingest, set by `serve`
     install_error_handlers(app)
+    app.include_router(fleet.sakura_router)
+    app.include_router(fleet.control_router)
+    app.include_router(metrics.router)
     for module in (
         sakura_sims,
         sakura_switches,

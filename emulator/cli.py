@@ -94,8 +94,9 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="with an external mosquitto: keep its password, ACL and config files in DIR "
-        "in step with the registered SIMs (see mosquitto-config)",
+        help="with an external mosquitto: keep it in step with the registered SIMs; a DIR "
+        "from mosquitto-config --dynamic-security is driven over $CONTROL (no reloads), "
+        "else its password and ACL files are rewritten (see mosquitto-config)",
     )
     serve.add_argument(
         "--mosquitto-pid-file",
@@ -157,6 +158,16 @@ def _parser() -> argparse.ArgumentParser:
         help="the listener written into mosquitto.conf (default 127.0.0.1:1883)",
     )
     config.add_argument("--json", action="store_true", help="print the file paths as JSON")
+    config.add_argument(
+        "--dynamic-security",
+        action="store_true",
+        help="write mosquitto 2's dynamic-security store and a config loading its plugin "
+        "instead of password and ACL files: serve --mosquitto-dir then changes one client "
+        "at a time over $CONTROL, with no file rewrite and no reload",
+    )
+    from emulator import fleet
+
+    fleet.add_parser(sub)
     cli_ingest.add_parser(sub, db_target)
     return parser
 
@@ -188,6 +199,10 @@ def main(argv: list[str]) -> int:
         return mosquitto_config(args)
     if args.command == "ingest":
         return cli_ingest.run(args, args.db or _default_db())
+    if args.command == "fleet":
+        from emulator import fleet
+
+        return fleet.main(args)
     return serve(args)
 
 
@@ -213,6 +228,8 @@ def mosquitto_config(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.BAD_INPUT
+    if args.dynamic_security:
+        return _dynsec_config(args, backend, listen)
     try:
         files = write_files(backend, args.out, host=listen.host, port=listen.port)
     except OSError as exc:
@@ -233,6 +250,30 @@ def mosquitto_config(args: argparse.Namespace) -> int:
             f"wrote {files.users} device login(s) and the emulator's to {files.passwords}\n"
             f"ACL: {files.acl}\nconfig: {files.config}\n"
             f"run: mosquitto -c {files.config}   (after changes: kill -HUP <mosquitto pid>)"
+        )
+    return ExitCode.OK
+
+
+def _dynsec_config(args: argparse.Namespace, backend: Any, listen: HttpAddress) -> int:
+    """`mosquitto-config --dynamic-security`."""
+    from emulator.mosquitto_dynsec import write_dynsec_files
+
+    try:
+        files = write_dynsec_files(backend, args.out, host=listen.host, port=listen.port)
+    except OSError as exc:
+        print(f"simgate emulator: cannot write to {args.out}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    finally:
+        backend.close()
+    info = {"dynamic_security": str(files.store), "config": str(files.config)}
+    if args.json:
+        print(json.dumps({**info, "devices": files.users}))
+    else:
+        print(
+            f"wrote {files.users} device client(s) and the emulator's to {files.store}\n"
+            f"config: {files.config}\n"
+            f"run: mosquitto -c {files.config}, then simgate emulator serve --mqtt "
+            f"mqtt://{listen.host}:{listen.port} --mosquitto-dir {files.directory}"
         )
     return ExitCode.OK
 
@@ -319,8 +360,13 @@ def serve(args: argparse.Namespace) -> int:
         print(f"simgate emulator: cannot write the mosquitto files: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     app.state.mqtt = broker or external
+    control = None if mqtt.embedded else _mosquitto_control(args, mqtt, backend)
+    app.state.mosquitto_control = control
 
     async def run() -> int:
+        from emulator.ingest import tune_gc
+
+        tune_gc()
         if broker is not None:
             try:
                 await broker.start()
@@ -332,6 +378,8 @@ def serve(args: argparse.Namespace) -> int:
                 return ExitCode.UNREACHABLE
         if external is not None:
             external.start()
+        if control is not None:
+            control.start_background()
         host = http.host if ":" not in http.host else f"[{http.host}]"
         base = f"{'https' if tls else 'http'}://{host}:{port}"
         info = {
@@ -371,6 +419,8 @@ def serve(args: argparse.Namespace) -> int:
                 await broker.stop()
             if external is not None:
                 await asyncio.to_thread(external.stop)
+            if control is not None:
+                await asyncio.to_thread(control.stop)
         return ExitCode.OK
 
     try:
@@ -421,9 +471,10 @@ def _external_ingest(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
     when `--mosquitto-dir` is given."""
     from emulator.models.credentials import ingest_login
     from emulator.mosquitto import MosquittoSync
+    from emulator.mosquitto_dynsec import is_dynsec_dir
     from emulator.mqtt_client import ExternalIngest
 
-    if args.mosquitto_dir is not None:
+    if args.mosquitto_dir is not None and not is_dynsec_dir(args.mosquitto_dir):
         sync = MosquittoSync(
             backend,
             args.mosquitto_dir,
@@ -434,6 +485,18 @@ def _external_ingest(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
         sync.sync()
         backend.sims.on_change(sync.sync)
     return ExternalIngest(mqtt, backend.devices, ingest_login(backend.store))
+
+
+def _mosquitto_control(args: argparse.Namespace, mqtt: Any, backend: Any) -> Any:
+    """With `--mosquitto-dir` holding a dynamic-security store: the controller that keeps
+    mosquitto's clients in step with the SIMs (started with the server)."""
+    from emulator.mosquitto_dynsec import DynsecControl, is_dynsec_dir
+
+    if args.mosquitto_dir is None or not is_dynsec_dir(args.mosquitto_dir):
+        return None
+    control = DynsecControl(backend, mqtt.host, mqtt.port)
+    backend.sims.on_change(control.sync)
+    return control
 
 
 class _Server(uvicorn.Server):

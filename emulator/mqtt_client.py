@@ -22,6 +22,7 @@ import asyncio
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
@@ -214,6 +215,9 @@ class ExternalIngest:
             self.counts.failures += len(batch)
             return False
         self.counts.batches += 1
+        since, self.counts.writing_since = self.counts.writing_since, None
+        if since is not None:
+            self.counts.last_lag = time.monotonic() - since
         for (_, mid, qos), outcome in zip(batch, outcomes, strict=True):
             self.counts.verdicts[outcome.verdict] += 1
             topic, error = outcome.error_topic, outcome.error
@@ -265,6 +269,8 @@ class ExternalIngest:
         except UnicodeDecodeError:
             topic = ""
         incoming = Incoming(topic, bytes(message.payload), bool(message.retain))
+        if not self._pending:
+            self.counts.writing_since = time.monotonic()  # for the ingest lag metric
         self._pending.append((incoming, message.mid, message.qos))
 
 

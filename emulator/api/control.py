@@ -9,13 +9,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from emulator.api import fleet
 from emulator.api.common import BackendDep
 from emulator.api.sakura_schemas import SakuraError
 from emulator.clock import iso_jst, iso_utc, jst_month, parse_time
-from emulator.errors import Conflict, NotFound
+from emulator.errors import BadRequest, Conflict, NotFound
 from emulator.models.account import Account, EntityType, check_month
 from emulator.models.cards import check_iccid
 from emulator.models.faults import FaultRule
+from emulator.models.fleet import MAX_BATCH
 from emulator.models.sims import find_by_iccid
 
 Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (JST)")]
@@ -170,12 +172,14 @@ async def set_account(body: AccountIn, backend: BackendDep) -> AccountOut:
 
 
 class CardIn(Strict):
-    """A card to manufacture; omitted fields are generated."""
+    """A card to manufacture; omitted fields are generated. With `count`, that many
+    generated cards, answered as JSON Lines."""
 
     iccid: str | None = Field(default=None, max_length=32)
     passcode: str | None = Field(default=None, max_length=64)
     imsi: str | None = Field(default=None, max_length=32)
     msisdn: str | None = Field(default=None, max_length=32)
+    count: int | None = Field(default=None, ge=1, le=MAX_BATCH, strict=True)
 
 
 class CardOut(BaseModel):
@@ -196,9 +200,23 @@ class CardListItem(BaseModel):
     registered: bool
 
 
-@router.post("/sims", status_code=201, response_model=CardOut)
-async def manufacture(body: CardIn, backend: BackendDep) -> CardOut:
-    """Manufacture a card to be registered through the Sakura API with its PASSCODE."""
+@router.post(
+    "/sims",
+    status_code=201,
+    response_model=CardOut,
+    responses={201: {"content": {fleet.NDJSON: {}}, "description": "with count: JSON Lines"}},
+)
+async def manufacture(body: CardIn, backend: BackendDep) -> Any:
+    """Manufacture a card to be registered through the Sakura API with its PASSCODE;
+    with `count`, N generated cards in one transaction, streamed as JSON Lines."""
+    if body.count is not None:
+        if body.model_fields_set & {"iccid", "passcode", "imsi", "msisdn"}:
+            raise BadRequest(
+                "count: cannot be combined with iccid, passcode, imsi or msisdn (each card "
+                "of a batch gets its own)",
+                code="invalid_parameter",
+            )
+        return fleet.manufacture_stream(backend, body.count)
     card = backend.cards.manufacture(body.iccid, body.passcode, body.imsi, body.msisdn)
     assert card.passcode is not None
     assert card.msisdn is not None

@@ -51,6 +51,12 @@ def _hash(passcode: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{passcode}".encode()).hexdigest()
 
 
+def passcode_hash(passcode: str) -> str:
+    """What the `cards` table keeps of a PASSCODE: `salt$sha256(salt:passcode)`."""
+    salt = secrets.token_hex(8)
+    return f"{salt}${_hash(passcode, salt)}"
+
+
 def passcode_matches(db: Tx, iccid: str, passcode: str) -> bool | None:
     """True/False for the card's PASSCODE, None when no such card was shipped."""
     row = db.one("SELECT passcode_hash FROM cards WHERE iccid = ?", (iccid,))
@@ -139,11 +145,10 @@ class CardFactory:
                 imsi = self._fresh(db, "imsi", lambda: "44010" + _digits(10))
             if passcode is None:
                 passcode = "".join(secrets.choice(_PASSCODE_ALPHABET) for _ in range(8))
-            salt = secrets.token_hex(8)
             db.execute(
                 "INSERT INTO cards (iccid, imsi, passcode_hash, manufactured_at) "
                 "VALUES (?, ?, ?, ?)",
-                (iccid, imsi, f"{salt}${_hash(passcode, salt)}", iso_utc(self._clock.now())),
+                (iccid, imsi, passcode_hash(passcode), iso_utc(self._clock.now())),
             )
             msisdn = assign_msisdn(db, iccid, msisdn)
         return Card(iccid=iccid, imsi=imsi, passcode=passcode, msisdn=msisdn)
