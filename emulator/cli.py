@@ -12,45 +12,18 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from emulator import cli_ingest
+from emulator.cli_common import HttpAddress, db_target, default_db, display, parse_http
 from emulator.errors import EmulatorError
 from simgate_common.exit_codes import ExitCode
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 NO_AUTH_ENV = "SIMGATE_EMULATOR_NO_AUTH"
-
-
-def _default_db() -> Path | str:
-    """`$SIMGATE_EMULATOR_DB` (a file or URL), else `emulator.db` in the state folder."""
-    named = os.environ.get("SIMGATE_EMULATOR_DB")
-    if named:
-        return db_target(named)
-    state = os.environ.get("SIMGATE_STATE_DIR")
-    if state:
-        return Path(state) / "emulator.db"
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
-    return base / "simgate" / "emulator.db"
-
-
-def db_target(value: str) -> Path | str:
-    """`--db`: a `postgresql://` URL as given, anything else an SQLite file path."""
-    if value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value)
-
-
-def _display(db: Path | str) -> str:
-    """`--db` for messages, without a password."""
-    from emulator.storage.postgres import is_postgres_url, redact
-
-    return redact(str(db)) if is_postgres_url(db) else str(db)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,22 +145,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class HttpAddress:
-    """`--http HOST:PORT`."""
-
-    host: str
-    port: int
-
-
-def parse_http(value: str) -> HttpAddress:
-    """Parse `HOST:PORT`."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise EmulatorError(f"--http must be HOST:PORT, not {value!r}")
-    return HttpAddress(host.strip("[]"), int(port))
-
-
 def main(argv: list[str]) -> int:
     """Entry point of `simgate emulator`."""
     parser = _parser()
@@ -196,86 +153,16 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
     if args.command == "mosquitto-config":
+        from emulator.cli_mosquitto import mosquitto_config
+
         return mosquitto_config(args)
     if args.command == "ingest":
-        return cli_ingest.run(args, args.db or _default_db())
+        return cli_ingest.run(args, args.db or default_db())
     if args.command == "fleet":
         from emulator import fleet
 
         return fleet.main(args)
     return serve(args)
-
-
-def mosquitto_config(args: argparse.Namespace) -> int:
-    """`simgate emulator mosquitto-config`: write the broker's files and exit."""
-    from emulator.backend import Backend
-    from emulator.mosquitto import write_files
-
-    try:
-        listen = parse_http(args.listen)
-    except EmulatorError as exc:
-        print(f"simgate emulator: {exc.message.replace('--http', '--listen')}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    db_path: Path | str = args.db or _default_db()
-    if isinstance(db_path, Path) and not db_path.exists():
-        print(f"simgate emulator: no emulator database at {db_path}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    try:
-        backend = Backend(db_path)
-    except Exception as exc:  # sqlite3.Error, psycopg.Error, OSError
-        print(
-            f"simgate emulator: cannot open the database {_display(db_path)}: {exc}",
-            file=sys.stderr,
-        )
-        return ExitCode.BAD_INPUT
-    if args.dynamic_security:
-        return _dynsec_config(args, backend, listen)
-    try:
-        files = write_files(backend, args.out, host=listen.host, port=listen.port)
-    except OSError as exc:
-        print(f"simgate emulator: cannot write to {args.out}: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    finally:
-        backend.close()
-    info = {
-        "passwords": str(files.passwords),
-        "acl": str(files.acl),
-        "config": str(files.config),
-        "devices": files.users,
-    }
-    if args.json:
-        print(json.dumps(info))
-    else:
-        print(
-            f"wrote {files.users} device login(s) and the emulator's to {files.passwords}\n"
-            f"ACL: {files.acl}\nconfig: {files.config}\n"
-            f"run: mosquitto -c {files.config}   (after changes: kill -HUP <mosquitto pid>)"
-        )
-    return ExitCode.OK
-
-
-def _dynsec_config(args: argparse.Namespace, backend: Any, listen: HttpAddress) -> int:
-    """`mosquitto-config --dynamic-security`."""
-    from emulator.mosquitto_dynsec import write_dynsec_files
-
-    try:
-        files = write_dynsec_files(backend, args.out, host=listen.host, port=listen.port)
-    except OSError as exc:
-        print(f"simgate emulator: cannot write to {args.out}: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    finally:
-        backend.close()
-    info = {"dynamic_security": str(files.store), "config": str(files.config)}
-    if args.json:
-        print(json.dumps({**info, "devices": files.users}))
-    else:
-        print(
-            f"wrote {files.users} device client(s) and the emulator's to {files.store}\n"
-            f"config: {files.config}\n"
-            f"run: mosquitto -c {files.config}, then simgate emulator serve --mqtt "
-            f"mqtt://{listen.host}:{listen.port} --mosquitto-dir {files.directory}"
-        )
-    return ExitCode.OK
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -304,14 +191,14 @@ def serve(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     if warning:
         print(f"simgate emulator: WARNING: {warning}", file=sys.stderr)
-    db_path: Path | str = args.db or _default_db()
+    db_path: Path | str = args.db or default_db()
     try:
         if isinstance(db_path, Path):
             db_path.parent.mkdir(parents=True, exist_ok=True)
         backend = Backend(db_path)
     except Exception as exc:  # sqlite3.Error, psycopg.Error, OSError: a bad file or URL
         print(
-            f"simgate emulator: cannot open the database {_display(db_path)}: {exc}",
+            f"simgate emulator: cannot open the database {display(db_path)}: {exc}",
             file=sys.stderr,
         )
         return ExitCode.BAD_INPUT

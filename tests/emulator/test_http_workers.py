@@ -118,7 +118,7 @@ def test_every_api_worker_publishes_commands_to_the_devices(
     workers: str, broker: Mosquitto
 ) -> None:
     api = workers + "/cloud/zone/is1a/api/cloud/1.1"
-    card = httpx.post(workers + "/_emulator/sims", json={}, timeout=10).json()
+    card = httpx.post(workers + "/_emulator/sims", json={}, timeout=10, auth=AUTH).json()
     r = httpx.post(
         api + "/commonserviceitem",
         json=sim_create_request(card["iccid"], card["passcode"]),
@@ -135,7 +135,7 @@ def test_every_api_worker_publishes_commands_to_the_devices(
     try:
         time.sleep(0.3)  # the subscription is in place
         for n in range(6):  # new connections: both workers get some
-            with httpx.Client(base_url=workers, timeout=10) as client:
+            with httpx.Client(base_url=workers, timeout=10, auth=AUTH) as client:
                 sent = client.post(
                     f"/_emulator/sims/{card['iccid']}/commands",
                     json={"op": "report_now", "id": f"c{n}"},

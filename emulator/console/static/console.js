@@ -30,6 +30,7 @@
   let timer = null;
   let lastRefresh = 0;
   function changed(target) {
+    if (document.body.hasAttribute("data-frozen")) { return; }  // a POST's answer page
     if (target === version() || pending || timer) { return; }
     const wait = lastRefresh + SPACING_MS - Date.now();
     if (wait > 0) {
