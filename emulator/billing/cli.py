@@ -71,18 +71,27 @@ def _open_events(name: str) -> Iterator[TextIO]:
         yield handle
 
 
+_as_json = False  # set from --json: a failure then also prints its JSON object on stdout
+
+
 def _fail(message: str) -> int:
     print(f"simgate bill: {message}", file=sys.stderr)
+    if _as_json:  # contracts §1: with --json, one {"error","exit_code"} object on stdout
+        print(json.dumps({"error": message, "exit_code": int(ExitCode.BAD_INPUT)}))
     return ExitCode.BAD_INPUT
 
 
 def main(argv: list[str]) -> int:
     """Run `simgate bill`; returns the exit status."""
+    global _as_json
+    _as_json = "--json" in argv
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
-        return ExitCode.OK if exc.code == 0 else ExitCode.BAD_INPUT
+        if exc.code == 0:
+            return ExitCode.OK
+        return _fail("bad usage (see the message above)") if _as_json else ExitCode.BAD_INPUT
     if (args.month is None) == (args.first is None and args.last is None):
         parser.print_usage(sys.stderr)
         return _fail("give either --month, or --from and --to")

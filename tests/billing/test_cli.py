@@ -142,9 +142,15 @@ def test_cli_bad_event_line_exits_2_naming_the_line(
     for extra in ([], ["--json"]):
         run = bill("--events", path, "--month", "2026-03", *extra)
         assert run.returncode == 2
-        assert run.stdout == ""
         assert message in run.stderr
         assert "no invoice printed" in run.stderr
+        if extra:  # contracts §1: with --json, the failure as one object, no invoice
+            failure = json.loads(run.stdout)
+            assert failure["exit_code"] == 2
+            assert message in failure["error"]
+            assert set(failure) == {"error", "exit_code"}
+        else:
+            assert run.stdout == ""
 
 
 def test_cli_tariff_missing_price_or_unknown_key_exits_2_naming_it(
@@ -154,7 +160,8 @@ def test_cli_tariff_missing_price_or_unknown_key_exits_2_naming_it(
     missing = tmp_path / "missing.toml"
     missing.write_text(default.replace("sms_a2p = 6", ""))
     run = bill("--events", log, "--month", "2026-03", "--tariff", missing, "--json")
-    assert (run.returncode, run.stdout) == (2, "")
+    assert run.returncode == 2
+    assert "prices.sms_a2p" in json.loads(run.stdout)["error"]
     assert "prices.sms_a2p" in run.stderr
     unknown = tmp_path / "unknown.toml"
     unknown.write_text(default + "\n[discounts]\nall = 1\n")

@@ -3,6 +3,7 @@ billed per project per month like the §40 options; their prices are optional ke
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from fractions import Fraction
@@ -170,8 +171,10 @@ def test_decision_s56_missing_price_names_the_key(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert (run.returncode, run.stdout) == (2, "")
+    assert run.returncode == 2
     assert "prices.option_file_transfer: missing price" in run.stderr
+    failure = json.loads(run.stdout)  # --json: the failure as one object, no invoice
+    assert "prices.option_file_transfer: missing price" in failure["error"]
 
 
 def test_001_s56_shipped_default_prices_both_options() -> None:
