@@ -190,7 +190,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.daemon.commands import watch_discover
 
         return watch_discover(args)
-    _find_modem(args)
+    if args.group != "discover":  # the one command that never needs the config
+        _find_modem(args)
     if args.group not in PORT_OPTIONAL and not args.port:
         raise Failure(
             ExitCode.BAD_INPUT,

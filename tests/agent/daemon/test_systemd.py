@@ -61,7 +61,7 @@ def notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NotifySo
     path = tmp_path / "notify.sock"
     listener = NotifySocket(path)
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # WatchdogSec=0.4s: a pet every 0.2 s
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WatchdogSec=1s: a pet every 0.5 s
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     monkeypatch.setenv("SIMGATE_RUNTIME_DIR", str(tmp_path / "run"))
     try:
@@ -82,19 +82,20 @@ async def test_ready_after_the_first_check_then_a_hung_loop_stops_the_watchdog(
         await wait_until(lambda: bool(notify.times("READY=1")), 20, "READY=1")
         ready = next(text for _, text in notify.received if "READY=1" in text)
         assert "STATUS=SIM READY" in ready  # the SIM's state was known when ready was said
-        await wait_until(lambda: len(notify.times("WATCHDOG=1")) >= 5, 5, "watchdog pets")
+        await wait_until(lambda: len(notify.times("WATCHDOG=1")) >= 5, 10, "watchdog pets")
         pets = notify.times("WATCHDOG=1")
-        assert max(b - a for a, b in zip(pets[-5:], pets[-4:], strict=False)) < 0.4
+        assert max(b - a for a, b in zip(pets[-5:], pets[-4:], strict=False)) < 1.0
 
-        hung_at = time.monotonic()
-        time.sleep(1.5)  # noqa: ASYNC251 (the daemon's event loop hangs: a blocking call)
+        # The daemon's event loop hangs (a blocking call in it) for 2.5 s. A pet sent just
+        # before is read within the first 0.5 s; in the 2 s after, none may come.
+        time.sleep(0.5)  # noqa: ASYNC251 (the hang, on purpose)
+        before = len(notify.times("WATCHDOG=1"))
+        time.sleep(2.0)  # noqa: ASYNC251 (still hung: four watchdog intervals)
+        during = len(notify.times("WATCHDOG=1")) - before
         resumed_at = time.monotonic()
-        await asyncio.sleep(0.1)
-        await asyncio.to_thread(time.sleep, 0.2)  # let the reader thread catch up
-        during = [t for t in notify.times("WATCHDOG=1") if hung_at + 0.05 < t < resumed_at]
-        assert during == []  # no pet while hung: systemd would kill and restart it
+        assert during == 0  # no pet while hung: systemd would kill and restart it
         await wait_until(
-            lambda: any(t > resumed_at for t in notify.times("WATCHDOG=1")), 2, "pets again"
+            lambda: any(t > resumed_at for t in notify.times("WATCHDOG=1")), 3, "pets again"
         )
     finally:
         task.cancel()
