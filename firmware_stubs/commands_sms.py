@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from firmware_stubs.at_syntax import CmeError, CmsError, Command, CommandError, CommandKind
 from firmware_stubs.card import StoredSms
@@ -83,18 +83,29 @@ def csms(state: ModemState, cmd: Command) -> Reply:
     return Reply(["+CSMS: 1,1,1"])
 
 
-def cmgf(state: ModemState, cmd: Command) -> Reply:
-    """`AT+CMGF=<0 PDU|1 text>`."""
-    if cmd.kind is CommandKind.TEST:
-        return Reply(["+CMGF: (0,1)"])
-    if cmd.kind is CommandKind.READ:
-        return Reply([f"+CMGF: {int(state.sms.text_mode)}"])
-    if cmd.kind is CommandKind.EXEC:
-        state.sms.text_mode = False
+def _switch(name: str, attr: str) -> Callable[[ModemState, Command], Reply]:
+    """The handler of `AT<name>=<0|1>`, a switch of the SMS state kept in `attr`: test
+    `(0,1)`, read, exec (back to 0) and set."""
+
+    def handler(state: ModemState, cmd: Command) -> Reply:
+        if cmd.kind is CommandKind.TEST:
+            return Reply([f"{name}: (0,1)"])
+        if cmd.kind is CommandKind.READ:
+            return Reply([f"{name}: {int(getattr(state.sms, attr))}"])
+        if cmd.kind is CommandKind.EXEC:
+            setattr(state.sms, attr, False)
+            return OK
+        cmd.param_count(1, 1)
+        setattr(state.sms, attr, cmd.int_param(0, allowed=range(2)) == 1)
         return OK
-    cmd.param_count(1, 1)
-    state.sms.text_mode = cmd.int_param(0, allowed=range(2)) == 1
-    return OK
+
+    return handler
+
+
+cmgf = _switch("+CMGF", "text_mode")
+"""`AT+CMGF=<0 PDU|1 text>`: the message format."""
+csdh = _switch("+CSDH", "show_header")
+"""`AT+CSDH=<0|1>`: show text-mode header values."""
 
 
 def csca(state: ModemState, cmd: Command) -> Reply:
@@ -148,20 +159,6 @@ def cnmi(state: ModemState, cmd: Command) -> Reply:
         cmd.int_param(3, default=current[3], allowed=range(3)),
         cmd.int_param(4, default=current[4], allowed=range(2)),
     )
-    return OK
-
-
-def csdh(state: ModemState, cmd: Command) -> Reply:
-    """`AT+CSDH=<0|1>`: show text-mode header values."""
-    if cmd.kind is CommandKind.TEST:
-        return Reply(["+CSDH: (0,1)"])
-    if cmd.kind is CommandKind.READ:
-        return Reply([f"+CSDH: {int(state.sms.show_header)}"])
-    if cmd.kind is CommandKind.EXEC:
-        state.sms.show_header = False
-        return OK
-    cmd.param_count(1, 1)
-    state.sms.show_header = cmd.int_param(0, allowed=range(2)) == 1
     return OK
 
 
