@@ -293,7 +293,7 @@ def _with_emulator(
     if device_ns is not None:
         carrier = DataPlaneNetwork(network, ifname=IFACE, netns=device_ns.name)
         internet = cloud.steer("GET", "/_emulator/dataplane")["internet"]["url"]
-        real = RealPath(device_ns, str(internet))
+        real = RealPath(device_ns, str(internet), options.rate_down)
     token = str(cloud.steer("GET", f"/_emulator/sims/{iccid}/token")["token"])
     try:
         with StubModem(
@@ -310,7 +310,6 @@ def _with_emulator(
                 step=step,
                 out=out,
                 real=real,
-                rate=options.rate_down,
             )
     finally:
         if isinstance(carrier, DataPlaneNetwork):

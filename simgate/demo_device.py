@@ -75,6 +75,7 @@ class RealPath:
 
     namespace: DeviceNamespace
     internet_url: str
+    rate: float  # bytes a second the device fetches
 
 
 def run_device(
@@ -88,12 +89,10 @@ def run_device(
     step: Step,
     out: Callable[[str], None],
     real: RealPath | None = None,
-    rate: float = 1_000_000.0,
 ) -> DeviceRun:
     """The agent's part of the demo, on its own event loop; `network_now` is the
     network's time now (the device's clock follows it). With `real`, packets move."""
     device = _Device(stub, workdir, broker_url, Token(token), network_now, step, out, real)
-    device.rate = rate
     return asyncio.run(device.run(seconds))
 
 
@@ -130,7 +129,6 @@ class _Device:
         self.stub = stub
         self.real = real
         self.workdir = workdir
-        self.rate = 1_000_000.0
         self.fetched: int | None = None
         self.state = workdir / "agent-state"
         self.state.mkdir(mode=0o700)
@@ -140,12 +138,13 @@ class _Device:
         self.offset = network_now - datetime.now(UTC)
         self.step = step
         self.out = out
-        self.interface = _Interface(workdir / "sys" / "class" / "net", IFACE)
-        self.source: UsageSource = (
-            NamespaceCounters(real.namespace.name, IFACE)
-            if real
-            else OsInterfaceCounters(IFACE, sysfs_root=self.interface.root)
-        )
+        self.interface: _Interface | None = None  # the simulated wwan0's sysfs tree
+        self.source: UsageSource
+        if real is None:
+            self.interface = _Interface(workdir / "sys" / "class" / "net", IFACE)
+            self.source = OsInterfaceCounters(IFACE, sysfs_root=self.interface.root)
+        else:
+            self.source = NamespaceCounters(real.namespace.name, IFACE)
         self.meter = UsageMeter(self.state)
         self.start = self.mark = self.now()
         self.records = 0
@@ -274,7 +273,7 @@ class _Device:
             url = self.real.internet_url
             self.out(f"  the device fetches from the emulated internet's host {url} over {IFACE}")
             fetch = asyncio.create_task(
-                asyncio.to_thread(self.real.namespace.fetch_for, url, seconds, self.rate)
+                asyncio.to_thread(self.real.namespace.fetch_for, url, seconds, self.real.rate)
             )
         began = loop.time()
         halfway = False
@@ -298,7 +297,7 @@ class _Device:
 
     async def _record(self, reporter: Reporter, imei: str | None) -> None:
         """One metering pass: the interface's counters, the delta, a record if any."""
-        if self.real is None:
+        if self.interface is not None:  # simulated: the counters follow the stub's books
             total = self.stub.traffic.total
             self.interface.set(total.up, total.down)
         _, traffic = await self.meter.measure(self.source)
