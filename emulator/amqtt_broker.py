@@ -1,4 +1,5 @@
-"""`GuardedBroker`: amqtt 0.12's `Broker` with two ordering fixes the plugin API cannot make.
+"""`GuardedBroker`: amqtt 0.12's `Broker` with two ordering fixes the plugin API cannot make
+(on top of `amqtt_fanout.IndexedBroker`, which keeps routing from walking the fleet).
 
 Theory. amqtt handles a CONNECT in two steps. `_initialize_client_session` reads the
 packet and, for `clean_session=0`, looks the client id up in `_sessions` and **reuses**
@@ -27,10 +28,11 @@ from __future__ import annotations
 import weakref
 from typing import Any, Final
 
-from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.utils import gen_client_id
+
+from emulator.amqtt_fanout import IndexedBroker
 
 _RENEWED: Final = (
     *("will_flag", "will_message", "will_topic", "will_qos", "will_retain"),
@@ -39,8 +41,9 @@ _RENEWED: Final = (
 """What a reconnect brings to a stored session (amqtt's list, plus `will_retain`)."""
 
 
-class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
-    """amqtt's broker, authenticating a CONNECT before it touches a stored session."""
+class GuardedBroker(IndexedBroker):
+    """amqtt's broker (subscriptions indexed), authenticating a CONNECT before it touches
+    a stored session."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
