@@ -36,7 +36,7 @@ import httpx
 
 from emulator.backend import Backend
 from emulator.clock import JST
-from emulator.models.devices import Incoming
+from emulator.models.device_messages import Incoming
 
 IMEI = "353456789012345"
 TARGET_MS = 300.0

@@ -80,12 +80,15 @@ def fleet_run(cloud: Cloud, size: int, args: argparse.Namespace) -> dict[str, An
         "reports": args.reports,
         "first_seq": 1,
         "connect_rate": args.connect_rate,
+        "session": args.session,
     }
     devices = Devices(cloud.mqtt_port, logins, job)
     try:
         with sampling(cloud) as burst:
             row["connect_s"] = devices.connected()
         progress(f"  {size} connected in {row['connect_s']:.1f} s")
+        if args.session == "agent":  # each device's "online" and first state, stored
+            wait_stored(cloud, 2 * size)
         time.sleep(2)  # settle
         for name, pid in cloud.pids().items():
             after = rss(pid)
@@ -136,7 +139,12 @@ def ceiling(
 ) -> dict[str, float]:
     """Reports stored per second with the devices publishing as fast as acks allow; the
     ingest batches it took and the CPU share of each process."""
-    job = {"mode": "flood", "reports": args.ceiling_reports, "first_seq": first}
+    job = {
+        "mode": "flood",
+        "reports": args.ceiling_reports,
+        "first_seq": first,
+        "session": args.session,
+    }
     devices = Devices(cloud.mqtt_port, logins, job)
     try:
         devices.connected()
@@ -200,9 +208,13 @@ def raw_mosquitto_rate(
         subscriber.subscribe("simgate/v1/devices/+/usage", qos=1)
         if not subscribed.wait(10):
             raise RuntimeError("the raw subscriber did not subscribe")
-        devices = Devices(
-            port, logins, {"mode": "flood", "reports": args.ceiling_reports, "first_seq": 1}
-        )
+        job = {
+            "mode": "flood",
+            "reports": args.ceiling_reports,
+            "first_seq": 1,
+            "session": args.session,
+        }
+        devices = Devices(port, logins, job)
         try:
             devices.connected()
             started = time.perf_counter()
@@ -332,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period", type=float, default=10.0, help="seconds per 'minute'")
     parser.add_argument("--reports", type=int, default=2, help="reports per device")
     parser.add_argument("--connect-rate", type=float, default=2000.0, help="connects per second")
+    parser.add_argument(
+        "--session",
+        choices=("agent", "bare"),
+        default="agent",
+        help="agent: persistent session, will, two subscriptions, retained status and "
+        "state on connect, as the agent does; bare: connect and publish only",
+    )
     parser.add_argument("--ceiling-devices", type=int, default=1000)
     parser.add_argument("--ceiling-reports", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="ceiling runs (median)")

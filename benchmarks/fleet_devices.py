@@ -1,7 +1,11 @@
 """The devices of `benchmarks/fleet.py`: many MQTT connections in one process.
 
 Each device is its own TCP connection (MQTT 3.1.1, its ICCID as client id and username,
-its token as password) speaking just CONNECT, PUBLISH at QoS 1 and PUBACK, written on
+its token as password). With `"session": "agent"` (the default) it opens its session as
+the agent does: a persistent session with a retained "offline" will, SUBSCRIBE to its
+`commands` and `errors`, then a retained "online" `status` and a retained `state`; with
+`"bare"` it only connects (clean session) and publishes. It speaks just CONNECT,
+SUBSCRIBE, PUBLISH at QoS 1 and PUBACK, written on
 `asyncio.Protocol` so that 10,000 of them fit in one process beside the emulator on a
 2-core machine (a paho or aiomqtt client per connection costs ~20x the CPU and memory,
 and the load generator would be what is measured). A connection refused or lost is
@@ -10,7 +14,8 @@ agent does: the emulator must still store each once.
 
 Protocol with the orchestrator (stdin/stdout, one JSON document a line):
   in : {"port", "devices": [[iccid, token], ...], "mode": "schedule"|"flood",
-        "period", "reports", "first_seq", "bind": [source addresses], "connect_rate"}
+        "period", "reports", "first_seq", "bind": [source addresses], "connect_rate",
+        "session": "agent"|"bare"}
   out: {"connected": n, "seconds": s}       once every device is connected
   in : "go"
   out: {"latencies": [...], "acked": n, "drops": n, "refusals": n, "seconds": s,
@@ -31,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from simgate_common import wire
-from simgate_common.wire import UsageReport
+from simgate_common.wire import StateReport, UsageReport
 
 _IP_BIND_ADDRESS_NO_PORT: Final = 24  # linux/in.h
 DEADLINE: Final = 600.0
@@ -53,17 +58,42 @@ def _string(text: str) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
-def connect_packet(iccid: str, token: str, keepalive: int = 120) -> bytes:
-    """CONNECT, clean session, username and password."""
-    body = _string("MQTT") + bytes([4, 0xC2]) + keepalive.to_bytes(2, "big")
-    body += _string(iccid) + _string(iccid) + _string(token)
+def connect_packet(iccid: str, token: str, keepalive: int = 120, agent: bool = False) -> bytes:
+    """CONNECT with username and password: a clean session, or (`agent`) a persistent
+    one with a retained QoS 1 will of "offline" on the device's `status`."""
+    flags = 0xEC if agent else 0xC2  # user, password; agent: will retain/QoS 1/flag
+    body = _string("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big")
+    body += _string(iccid)
+    if agent:
+        body += _string(wire.status_topic(iccid)) + _string(wire.OFFLINE.decode())
+    body += _string(iccid) + _string(token)
     return bytes([0x10]) + _length(len(body)) + body
 
 
-def publish_packet(topic: str, packet_id: int, payload: bytes, dup: bool = False) -> bytes:
+def publish_packet(
+    topic: str, packet_id: int, payload: bytes, dup: bool = False, retain: bool = False
+) -> bytes:
     """PUBLISH at QoS 1."""
     body = _string(topic) + packet_id.to_bytes(2, "big") + payload
-    return bytes([0x32 | (0x08 if dup else 0)]) + _length(len(body)) + body
+    first = 0x32 | (0x08 if dup else 0) | (0x01 if retain else 0)
+    return bytes([first]) + _length(len(body)) + body
+
+
+def subscribe_packet(packet_id: int, topics: Sequence[str]) -> bytes:
+    """SUBSCRIBE to each topic at QoS 1."""
+    body = packet_id.to_bytes(2, "big") + b"".join(_string(t) + b"\x01" for t in topics)
+    return bytes([0x82]) + _length(len(body)) + body
+
+
+def state(seq: int) -> bytes:
+    """A retained `state` as the agent sends it (~150 bytes)."""
+    return StateReport(
+        seq,
+        "2026-03-10T00:00:00Z",
+        {"state": "READY", "pin_retries": 3, "puk_retries": 10, "pin_enabled": False},
+        {"registered": True, "rssi": -71},
+        {"enabled": True},
+    ).to_json()
 
 
 def usage(iccid: str, seq: int) -> bytes:
@@ -83,9 +113,12 @@ def usage(iccid: str, seq: int) -> bytes:
 class Device(asyncio.Protocol):
     """One device: one connection, reports acknowledged by packet id."""
 
-    def __init__(self, iccid: str, token: str, stats: Stats) -> None:
+    def __init__(self, iccid: str, token: str, stats: Stats, agent: bool = True) -> None:
         self.iccid = iccid
         self.token = token
+        self.agent = agent
+        self.setup: dict[int, asyncio.Future[None]] = {}
+        """Packet id -> the SUBACK or PUBACK of the session's opening messages."""
         self.topic = wire.usage_topic(iccid)
         self.stats = stats
         self.transport: asyncio.Transport | None = None
@@ -102,12 +135,13 @@ class Device(asyncio.Protocol):
         self.transport = transport
         self._buffer = b""
         self.last_sent = time.monotonic()
-        transport.write(connect_packet(self.iccid, self.token, KEEPALIVE))
+        transport.write(connect_packet(self.iccid, self.token, KEEPALIVE, self.agent))
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         while len(self._buffer) >= 2:
-            kind = self._buffer[0] >> 4
+            first = self._buffer[0]
+            kind = first >> 4
             length, shift, index = 0, 0, 1
             while True:
                 if index >= len(self._buffer):
@@ -124,10 +158,20 @@ class Device(asyncio.Protocol):
             self._buffer = self._buffer[index + length :]
             if kind == 2 and self.connected is not None and not self.connected.done():
                 self.connected.set_result(body[1] == 0)  # CONNACK return code
-            elif kind == 4:  # PUBACK
-                entry = self.pending.pop(int.from_bytes(body[:2], "big"), None)
+            elif kind in (4, 9):  # PUBACK, SUBACK
+                packet_id = int.from_bytes(body[:2], "big")
+                opening = self.setup.pop(packet_id, None)
+                if opening is not None and not opening.done():
+                    opening.set_result(None)
+                entry = self.pending.pop(packet_id, None)
                 if entry is not None and not entry[2].done():
                     entry[2].set_result(time.perf_counter() - entry[1])
+            elif kind == 3 and self.transport is not None:  # a command or an error
+                if (first >> 1) & 3:  # QoS 1: acknowledge it
+                    topic_length = int.from_bytes(body[:2], "big")
+                    raw_id = body[2 + topic_length : 4 + topic_length]
+                    self.transport.write(b"\x40\x02" + raw_id)
+                self.stats.received += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -158,6 +202,8 @@ class Device(asyncio.Protocol):
                 accepted = await asyncio.wait_for(self.connected, 60)
             except (OSError, TimeoutError):
                 accepted = False
+            if accepted and self.agent:
+                accepted = await self._open_session()
             if accepted:
                 for packet_id, (payload, _, _) in self.pending.items():  # resend, DUP
                     assert self.transport is not None
@@ -170,10 +216,37 @@ class Device(asyncio.Protocol):
                 raise TimeoutError(f"{self.iccid} could not connect")
             await asyncio.sleep(1.0)
 
-    async def report(self, seq: int, port: int, bind: str, until: float) -> float:
-        """Publish one report; its acknowledgement latency (seconds, since the first send)."""
+    def _packet_id(self) -> int:
         packet_id = self.next_id
         self.next_id = self.next_id % 65535 + 1
+        return packet_id
+
+    async def _open_session(self) -> bool:
+        """What the agent sends once connected; True when all of it was acknowledged."""
+        loop = asyncio.get_running_loop()
+        topics = (wire.commands_topic(self.iccid), wire.errors_topic(self.iccid))
+        ids = [self._packet_id() for _ in range(3)]
+        packets = (
+            subscribe_packet(ids[0], topics),
+            publish_packet(wire.status_topic(self.iccid), ids[1], wire.ONLINE, retain=True),
+            publish_packet(wire.state_topic(self.iccid), ids[2], state(1), retain=True),
+        )
+        waits = []
+        for packet_id in ids:
+            self.setup[packet_id] = loop.create_future()
+            waits.append(self.setup[packet_id])
+        if self.transport is None:
+            return False
+        self.transport.write(b"".join(packets))
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), 60)
+        except TimeoutError:
+            return False
+        return True
+
+    async def report(self, seq: int, port: int, bind: str, until: float) -> float:
+        """Publish one report; its acknowledgement latency (seconds, since the first send)."""
+        packet_id = self._packet_id()
         payload = usage(self.iccid, seq)
         done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.pending[packet_id] = (payload, time.perf_counter(), done)
@@ -216,6 +289,7 @@ class Stats:
         self.drops = 0
         self.idle_drops = 0
         self.refusals = 0
+        self.received = 0
 
 
 async def run(job: dict[str, Any]) -> None:
@@ -223,7 +297,8 @@ async def run(job: dict[str, Any]) -> None:
     stats = Stats()
     port = int(job["port"])
     binds: Sequence[str] = job.get("bind") or ["127.0.0.1"]
-    devices = [Device(iccid, token, stats) for iccid, token in job["devices"]]
+    agent = job.get("session", "agent") == "agent"
+    devices = [Device(iccid, token, stats, agent) for iccid, token in job["devices"]]
     until = time.monotonic() + DEADLINE
     started = time.perf_counter()
     rate = float(job.get("connect_rate") or 0)
@@ -286,6 +361,7 @@ async def run(job: dict[str, Any]) -> None:
         "drops": stats.drops,
         "refusals": stats.refusals,
         "idle_drops": stats.idle_drops,
+        "received": stats.received,
         "seconds": seconds,
         "cpu_seconds": time.process_time() - cpu_started,
     }

@@ -30,7 +30,7 @@ import psycopg
 from emulator.backend import Backend
 from emulator.clock import JST
 from emulator.ingest_worker import LockingSink
-from emulator.models.devices import Incoming
+from emulator.models.device_messages import Incoming
 from simgate_common import wire
 from simgate_common.wire import UsageReport
 

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from emulator.models.devices import DeviceReports, Incoming, Outcome, Verdict
+from emulator.models.device_messages import Incoming, Outcome, Verdict
+from emulator.models.devices import DeviceReports
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from typing import Final
 
 from emulator.backend import Backend
 from emulator.models.credentials import ingest_login
-from emulator.models.devices import DeviceReports, Incoming, Outcome
+from emulator.models.device_messages import Incoming, Outcome
+from emulator.models.devices import DeviceReports
 from emulator.mqtt_broker import MqttSetting
 from emulator.mqtt_client import SUBSCRIPTIONS, ExternalIngest
 from emulator.store import Store

@@ -36,7 +36,7 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from emulator.backend import Backend
 from emulator.ingest import BatchWriter
 from emulator.models.credentials import MqttLogin
-from emulator.models.devices import Incoming, Outcome, Verdict
+from emulator.models.device_messages import Incoming, Outcome, Verdict
 from emulator.models.sims import find_by_iccid
 from simgate_common import wire
 from simgate_common.wire import Leaf, WireError

@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from emulator.ingest import DEFAULT_MAX_BATCH, IngestCounts
 from emulator.models.credentials import INGEST_USERNAME, MqttLogin
-from emulator.models.devices import Incoming, Outcome
+from emulator.models.device_messages import Incoming, Outcome
 from emulator.mqtt_broker import MqttSetting
 from simgate_common import wire
 

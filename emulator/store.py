@@ -462,6 +462,11 @@ class Tx:
         """Run one statement."""
         return self._engine.execute(sql, params)
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run one statement for each row of parameters; how many rows it changed. (An
+        INSERT's keys are not returned: use `execute` for `lastrowid`.)"""
+        return self._engine.execute_many(sql, rows) if rows else 0
+
     def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
         """The first row of a query, or None."""
         row: Row | None = self._engine.execute(sql, params).fetchone()

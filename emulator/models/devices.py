@@ -24,17 +24,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import NotFound
-from emulator.models import events, sessions
+from emulator.models import sessions
+from emulator.models.device_messages import Incoming, Outcome, Verdict, peek_seq, reject
 from emulator.models.device_sms import store_sms
+from emulator.models.device_usage import UsageBatch
 from emulator.models.sims import Sim, find_by_iccid
 from emulator.store import Store, Tx
 from simgate_common import wire
-from simgate_common.wire import ErrorReport, Leaf, StateReport, UsageReport, WireError
+from simgate_common.wire import ErrorReport, Leaf, StateReport, WireError
 
 log = logging.getLogger(__name__)
 
@@ -43,44 +44,6 @@ OFFLINE = "DEVICE_OFFLINE"
 SIM_STATE = "SIM_STATE"
 _MAX_STATE_TEXT = 32
 _MAX_TRIES = 99
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One MQTT message as the broker delivered it."""
-
-    topic: str
-    payload: bytes
-    retain: bool = False
-
-
-class Verdict(StrEnum):
-    """What became of a message."""
-
-    STORED = "stored"
-    """A new usage report, or a state or status that changed what the emulator knows."""
-    DUPLICATE = "duplicate"
-    """Already known (a repeated `seq`, a redelivered retained state): acknowledged."""
-    IGNORED = "ignored"
-    """Not a device report (another topic, a cleared retained message)."""
-    REJECTED = "rejected"
-    """Bad input: nothing changed; `error` says why."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The verdict on one message, and the `errors` message to send back, if any."""
-
-    verdict: Verdict
-    iccid: str | None = None
-    error: ErrorReport | None = None
-
-    @property
-    def error_topic(self) -> str | None:
-        """The device's `errors` topic when there is an error to report."""
-        if self.error is None or self.iccid is None:
-            return None
-        return wire.errors_topic(self.iccid)
 
 
 @dataclass(frozen=True)
@@ -122,25 +85,6 @@ class _Lock:
         )
         text = f"device reports {self.state or 'an unknown SIM state'}"
         return f"{text} ({tries})" if tries else text
-
-
-def _reject(topic: str, iccid: str | None, seq: int | None, why: str) -> Outcome:
-    log.info("MQTT: rejected a message on %s (seq %s): %s", topic, seq, why)
-    return Outcome(Verdict.REJECTED, iccid, ErrorReport(topic[:256], seq, why[:1024]))
-
-
-def _peek_seq(payload: bytes) -> int | None:
-    """The `seq` of a payload that failed validation, if one can be read safely."""
-    if len(payload) > wire.MAX_PAYLOAD:
-        return None
-    try:
-        doc = json.loads(payload)
-    except (ValueError, RecursionError):
-        return None
-    seq = doc.get("seq") if isinstance(doc, dict) else None
-    if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= wire.MAX_COUNT:
-        return seq
-    return None
 
 
 def _optional_int(doc: dict[str, Any], key: str) -> int | None:
@@ -195,7 +139,16 @@ class DeviceReports:
         now = self._clock.now()
         with self._store.transaction() as db:
             sims: dict[str, Sim | None] = {}
-            return [self._one(db, now, sims, message) for message in messages]
+            usage = UsageBatch(db, now, messages)
+            outcomes = []
+            for index, message in enumerate(messages):
+                outcome = usage.decide(index, message)
+                if outcome is None:
+                    usage.flush()  # what was decided before this message is written first
+                    outcome = self._one(db, now, sims, message)
+                outcomes.append(outcome)
+            usage.flush()
+            return outcomes
 
     def _one(self, db: Tx, now: datetime, sims: dict[str, Sim | None], msg: Incoming) -> Outcome:
         try:
@@ -213,65 +166,24 @@ class DeviceReports:
         if iccid not in sims:
             sims[iccid] = find_by_iccid(db, iccid)
         sim = sims[iccid]
-        if leaf is Leaf.USAGE:
-            return self._usage(db, now, sim, iccid, msg)
         if leaf is Leaf.SMS:
             verdict, seq, why = store_sms(db, now, sim.id if sim else None, iccid, msg.payload)
             if verdict == "rejected":
-                return _reject(msg.topic, iccid, seq, why or "rejected")
+                return reject(msg.topic, iccid, seq, why or "rejected")
             error = ErrorReport(msg.topic, seq, why) if why else None
             return Outcome(Verdict(verdict), iccid, error)
         if sim is None:
-            return _reject(msg.topic, iccid, None, f"no registered SIM has ICCID {iccid}")
+            return reject(msg.topic, iccid, None, f"no registered SIM has ICCID {iccid}")
         if leaf is Leaf.STATE:
             return self._state(db, now, sim, msg)
         return self._status(db, now, sim, msg)
-
-    def _usage(self, db: Tx, now: datetime, sim: Sim | None, iccid: str, msg: Incoming) -> Outcome:
-        try:
-            report = UsageReport.from_json(msg.payload)
-        except WireError as exc:
-            return _reject(msg.topic, iccid, _peek_seq(msg.payload), str(exc))
-        if report.iccid != iccid:
-            why = f"iccid: {report.iccid} is not the topic's ICCID {iccid} (a foreign report)"
-            return _reject(msg.topic, iccid, report.seq, why)
-        if sim is None:
-            why = f"no registered SIM has ICCID {iccid}: report not stored"
-            return _reject(msg.topic, iccid, report.seq, why)
-        text = report.to_json().decode()
-        cursor = db.execute(
-            "INSERT INTO device_reports (iccid, seq, sim_id, payload, received_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (iccid, seq) DO NOTHING",
-            (iccid, report.seq, sim.id, text, iso_utc(now)),
-        )
-        if cursor.rowcount == 0:
-            row = db.one(
-                "SELECT payload FROM device_reports WHERE iccid = ? AND seq = ?",
-                (iccid, report.seq),
-            )
-            if row is not None and row["payload"] != text:
-                why = f"seq {report.seq} is already stored with other content; this copy is ignored"
-                return Outcome(Verdict.DUPLICATE, iccid, ErrorReport(msg.topic, report.seq, why))
-            return Outcome(Verdict.DUPLICATE, iccid)
-        events.append(
-            db,
-            wire.parse_time(report.end),
-            "device_usage",
-            iccid=iccid,
-            up=report.up,
-            down=report.down,
-            seq=report.seq,
-            start=report.start,
-            end=report.end,
-        )
-        return Outcome(Verdict.STORED, iccid)
 
     def _state(self, db: Tx, now: datetime, sim: Sim, msg: Incoming) -> Outcome:
         try:
             report = StateReport.from_json(msg.payload)
             lock = _lock_of(report, sim.iccid)
         except WireError as exc:
-            return _reject(msg.topic, sim.iccid, _peek_seq(msg.payload), str(exc))
+            return reject(msg.topic, sim.iccid, peek_seq(msg.payload), str(exc))
         row = db.one("SELECT * FROM device_state WHERE iccid = ?", (sim.iccid,))
         if row is not None and row["state_seq"] is not None:
             newer_seq = report.seq > row["state_seq"]
@@ -317,7 +229,7 @@ class DeviceReports:
         try:
             online = wire.parse_status(msg.payload)
         except WireError as exc:
-            return _reject(msg.topic, sim.iccid, None, str(exc))
+            return reject(msg.topic, sim.iccid, None, str(exc))
         row = db.one("SELECT online FROM device_state WHERE iccid = ?", (sim.iccid,))
         if row is not None and row["online"] is not None and bool(row["online"]) == online:
             return Outcome(Verdict.DUPLICATE, sim.iccid)

@@ -8,7 +8,7 @@ change it records, so the books and the state never disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -36,10 +36,20 @@ EventType = Literal[
 Option = Literal["ip", "device_lock", "dns"]
 
 
+def line_of(at: datetime | str, type_: EventType, **fields: object) -> str:
+    """One event line (`at` a time, or already written by `iso_utc`)."""
+    when = at if isinstance(at, str) else iso_utc(at)
+    return json.dumps({"at": when, "type": type_, **fields}, separators=(",", ":"))
+
+
 def append(db: Tx, at: datetime, type_: EventType, **fields: object) -> None:
     """Append one event line inside the caller's transaction."""
-    line = json.dumps({"at": iso_utc(at), "type": type_, **fields}, separators=(",", ":"))
-    db.execute("INSERT INTO events (line) VALUES (?)", (line,))
+    db.execute("INSERT INTO events (line) VALUES (?)", (line_of(at, type_, **fields),))
+
+
+def append_lines(db: Tx, lines: Sequence[str]) -> None:
+    """Append event lines made by `line_of`, in order, inside the caller's transaction."""
+    db.execute_many("INSERT INTO events (line) VALUES (?)", [(line,) for line in lines])
 
 
 def option_event(db: Tx, at: datetime, *, set_: bool, option: Option, subject: str) -> None:

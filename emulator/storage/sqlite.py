@@ -46,6 +46,10 @@ class SqliteEngine:
         """Run one statement."""
         return self.db.execute(for_sqlite(sql), params)
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run one statement once per row; the rows it changed in all."""
+        return self.db.executemany(for_sqlite(sql), rows).rowcount
+
     def epoch(self) -> float:
         """This machine's clock (one machine shares an SQLite file)."""
         return time.time()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from emulator.backend import Backend
 from emulator.errors import NotFound
-from emulator.models.devices import Incoming, Verdict
+from emulator.models.device_messages import Incoming, Verdict
 from simgate_common import wire
 from simgate_common.wire import ErrorReport, StateReport, UsageReport
 
@@ -266,3 +266,31 @@ def test_rule3_any_repeats_in_any_batches_store_each_seq_once(
     assert all(r["up"] == r["seq"] for r in stored)
     lines = [json.loads(x) for x in backend.events.lines()]
     assert sorted(x["seq"] for x in lines if x["type"] == "device_usage") == wanted
+
+
+def test_rule3_a_batch_costs_the_same_statements_whatever_its_size(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch inserts: a batch of usage reports is decided with two lookups and written
+    with one `executemany` per table, not with statements per report."""
+    sims = [register(backend) for _ in range(40)]
+    engine = backend.store._engine
+    statements: list[str] = []
+    for name in ("execute", "execute_many"):
+        original = getattr(engine, name)
+
+        def counted(sql: str, params: object, original: object = original) -> object:
+            statements.append(sql)
+            return original(sql, params)  # type: ignore[operator]
+
+        monkeypatch.setattr(engine, name, counted)
+    counts = []
+    for size, seq in ((4, 1), (40, 2)):
+        statements.clear()
+        batch = [usage(sim.iccid, seq) for sim in sims[:size]]
+        outcomes = backend.devices.ingest([*batch, batch[0], usage(sims[0].iccid, seq + 100)])
+        assert [o.verdict for o in outcomes][-2:] == [Verdict.DUPLICATE, Verdict.STORED]
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 5, statements  # (the clock,) SIMs, stored keys, reports, events
+    assert len(backend.devices.reports(sims[0].iccid)) == 4

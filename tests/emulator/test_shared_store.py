@@ -12,7 +12,7 @@ import pytest
 
 from emulator.backend import Backend
 from emulator.ingest_worker import LockingSink
-from emulator.models.devices import Incoming, Verdict
+from emulator.models.device_messages import Incoming, Verdict
 from simgate_common import wire
 from simgate_common.wire import StateReport, UsageReport
 

@@ -188,7 +188,7 @@ def stub_clock() -> dt.datetime:
 
 
 def test_device_sms_reports_are_stored_once_per_seq(client: TestClient) -> None:
-    from emulator.models.devices import Incoming, Verdict
+    from emulator.models.device_messages import Incoming, Verdict
     from simgate_common import wire
 
     sim = registered(client)

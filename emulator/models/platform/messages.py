@@ -26,7 +26,7 @@ from typing import Any
 from emulator.clock import VirtualClock, iso_utc
 from emulator.errors import BadRequest
 from emulator.models import events
-from emulator.models.devices import Incoming, Outcome, Verdict
+from emulator.models.device_messages import Incoming, Outcome, Verdict
 from emulator.models.platform import adapters, devices, projects
 from emulator.models.platform.outbox import Outbox, Signal
 from emulator.store import Store, Tx
