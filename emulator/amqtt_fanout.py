@@ -16,7 +16,8 @@ walks all of it where a broker needs only a few entries:
   queued for it, not the retained messages again (as mosquitto does);
 - a SUBSCRIBE compared its filter with every retained message, even an exact filter,
   which can match only the retained message of its own topic;
-- dropping a session (`_del_all_subscriptions`) walked every filter to find its own.
+- dropping a session (`_del_all_subscriptions`) walked every filter to find its own;
+- after every SUBSCRIBE amqtt built the `repr` of the whole dict for a debug line.
 
 So this subclass keeps two indexes beside amqtt's dict, updated wherever amqtt changes
 it: the filters that hold a wildcard (`+`, `#`), and each client's own filters. An exact
@@ -47,11 +48,21 @@ def has_wildcard(topic_filter: str) -> bool:
     return "+" in topic_filter or "#" in topic_filter
 
 
+class _Subscriptions(dict[str, list[tuple[Any, int]]]):
+    """amqtt's filter -> subscribers dict, with a `repr` that does not list them: amqtt
+    logs `repr(self._subscriptions)` after every SUBSCRIBE, at debug level but built
+    whatever the level, which at 10,000 agents is a 20,000-entry string per subscribe."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} topic filters>"
+
+
 class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
     """amqtt's broker with wildcard and per-client subscription indexes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._subscriptions = _Subscriptions()
         self._wildcards: dict[str, None] = {}
         """Filters with a wildcard that have (or had) subscribers: an ordered set."""
         self._filters_of: dict[str, set[str]] = {}

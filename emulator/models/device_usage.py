@@ -1,12 +1,13 @@
 """The usage reports of one ingest batch, decided together (contracts §3, safety rule 3).
 
 A batch of up to a thousand reports costs a fixed number of statements, not two per
-report: every report is validated first; one query finds the SIMs of the batch and one
-the `(iccid, seq)` keys already stored; the new reports and their `device_usage` billing
-events are then written with one `executemany` each. The database decides duplicates:
-the keys it holds (and those earlier in the batch) make a repeat a duplicate, and the
-primary key refuses a row that slipped past the check, failing the whole batch (nothing
-is acknowledged, the broker sends it again), so a report is never billed twice.
+report: every report is validated first, before the transaction; then one query finds
+the batch's SIMs and one the `(iccid, seq)` keys already stored; the new reports and
+their `device_usage` billing events are written with one `executemany` each. The
+database decides duplicates: the keys it holds (and those earlier in the batch) make a
+repeat a duplicate, and the primary key refuses a row that slipped past the check,
+failing the whole batch (nothing is acknowledged, the broker sends it again), so a
+report is never billed twice.
 
 Verdicts and event order are those of deciding the messages one by one: the caller
 writes what is staged (`flush`) before it handles any message that is not a usage report.
@@ -37,9 +38,8 @@ _INSERT = (
 class UsageBatch:
     """What the store knows of a batch's usage reports, and what it will write."""
 
-    def __init__(self, db: Tx, now: datetime, messages: Sequence[Incoming]) -> None:
-        self._db = db
-        self._received = iso_utc(now)
+    def __init__(self, messages: Sequence[Incoming]) -> None:
+        """Validate the batch's usage reports (no database: before the transaction)."""
         self._decided: dict[int, Outcome | tuple[str, UsageReport]] = {}
         for index, message in enumerate(messages):
             try:
@@ -48,11 +48,20 @@ class UsageBatch:
                 continue
             if leaf is Leaf.USAGE:
                 self._decided[index] = _validated(iccid, message)
-        reports = [entry for entry in self._decided.values() if isinstance(entry, tuple)]
-        self._sim_ids = _sim_ids(db, sorted({iccid for iccid, _ in reports}))
-        self._stored = _stored(db, sorted({(iccid, r.seq) for iccid, r in reports}))
+        self._db: Tx | None = None
+        self._received = ""
+        self._sim_ids: dict[str, str] = {}
+        self._stored: dict[tuple[str, int], str] = {}
         self._rows: list[tuple[str, int, str, str, str]] = []
         self._events: list[str] = []
+
+    def look_up(self, db: Tx, now: datetime) -> None:
+        """In the batch's transaction: the SIMs and the keys already stored."""
+        reports = [entry for entry in self._decided.values() if isinstance(entry, tuple)]
+        self._db = db
+        self._received = iso_utc(now)
+        self._sim_ids = _sim_ids(db, sorted({iccid for iccid, _ in reports}))
+        self._stored = _stored(db, sorted({(iccid, r.seq) for iccid, r in reports}))
 
     def decide(self, index: int, message: Incoming) -> Outcome | None:
         """The verdict on message `index` if it is a usage report (staged when new)."""
@@ -92,6 +101,7 @@ class UsageBatch:
     def flush(self) -> None:
         """Write the staged reports and their events (in the order they were decided)."""
         if self._rows:
+            assert self._db is not None  # rows are staged only after `look_up`
             self._db.execute_many(_INSERT, self._rows)
             events.append_lines(self._db, self._events)
             self._rows, self._events = [], []

@@ -136,10 +136,11 @@ class DeviceReports:
 
         Only a database failure raises (and then nothing of the batch is kept).
         """
+        usage = UsageBatch(messages)
         now = self._clock.now()
         with self._store.transaction() as db:
             sims: dict[str, Sim | None] = {}
-            usage = UsageBatch(db, now, messages)
+            usage.look_up(db, now)
             outcomes = []
             for index, message in enumerate(messages):
                 outcome = usage.decide(index, message)

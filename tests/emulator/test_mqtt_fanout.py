@@ -16,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from amqtt.session import Session
 
 from simgate_common import wire
 
@@ -76,18 +77,24 @@ async def test_a_device_never_gets_another_devices_retained_messages(
             assert await received_within(client, 1.0) == [wire.state_topic(owner.iccid)]
 
 
-def count_matches(cloud: Cloud) -> list[int]:
-    """Count the embedded broker's topic-filter comparisons from now on."""
+def count_walks(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count, from now on, what grows with the fleet when amqtt walks it: topic-filter
+    comparisons and sessions written out (`repr`, for log lines)."""
     assert cloud.embedded is not None
     broker: Any = cloud.embedded._broker
     calls = [0]
-    original = broker._matches
+    matches, describe = broker._matches, Session.__repr__
 
-    def counting(topic: str, a_filter: str) -> bool:
+    def counting_matches(topic: str, a_filter: str) -> bool:
         calls[0] += 1
-        return bool(original(topic, a_filter))
+        return bool(matches(topic, a_filter))
 
-    broker._matches = counting
+    def counting_repr(session: Session) -> str:
+        calls[0] += 1
+        return str(describe(session))
+
+    monkeypatch.setattr(broker, "_matches", counting_matches)
+    monkeypatch.setattr(Session, "__repr__", counting_repr)
     return calls
 
 
@@ -112,7 +119,9 @@ def usage(device: Device, seq: int) -> bytes:
     ).to_json()  # fmt: skip
 
 
-async def test_routing_cost_does_not_grow_with_the_fleet(tmp_path: Path) -> None:
+async def test_routing_cost_does_not_grow_with_the_fleet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with cloud_on("embedded", tmp_path) as cloud:
         probe = await cloud.register()
         crowd: list[aiomqtt.Client] = []
@@ -125,11 +134,11 @@ async def test_routing_cost_does_not_grow_with_the_fleet(tmp_path: Path) -> None
                     await client.__aenter__()
                     crowd.append(client)
                     await agent_online(cloud, device, client)
-                calls = count_matches(cloud)
+                calls = count_walks(cloud, monkeypatch)
                 await one_agent_session(cloud, probe, 2 * size)
                 await one_agent_session(cloud, probe, 2 * size + 1)  # its session taken up
                 counts.append(calls[0])
         finally:
             for client in crowd:
                 await client.__aexit__(None, None, None)
-        assert counts[0] == counts[1], f"filter comparisons with 2 and 40 agents: {counts}"
+        assert counts[0] == counts[1], f"the work of one agent beside 2 and 40 agents: {counts}"
