@@ -9,11 +9,13 @@ is committed to SQLite. A message whose PUBACK never went out (emulator crash, l
 database failure) is sent again by the broker, and the `(iccid, seq)` key ignores the
 repeat: exactly once.
 
-One thread does everything: it runs paho-mqtt's network loop itself, reads every message
-that is ready (the broker may have up to `max_inflight_messages` un-acknowledged), stores
-them in one transaction (one fsync for the batch), then acknowledges them in arrival
-order on the same connection and goes back to reading. No hand-over between threads,
-and an acknowledgement can never travel on a later connection than its message.
+One thread runs paho-mqtt's network loop itself: it reads every message that is ready (the
+broker may have up to `max_inflight_messages` un-acknowledged) and hands them, as one
+batch, to a writer thread that stores them in one transaction (one fsync for the batch);
+while that commit runs it reads the next batch, and once the commit is done it sends the
+batch's acknowledgements, in arrival order, on the same connection. Only the network
+thread touches the client, so an acknowledgement can never travel on a later connection
+than its message.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import paho.mqtt.client as paho
@@ -89,6 +93,8 @@ class ExternalIngest:
         self._max_batch = max_batch
         self._retry = retry
         self._pending: list[tuple[Incoming, int, int]] = []
+        self._batch_since: float | None = None
+        self._writer = ThreadPoolExecutor(1)  # made anew by every `start()`
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,6 +143,7 @@ class ExternalIngest:
         """Connect and ingest on a thread of its own (connecting is retried until it works)."""
         if self._thread is None:
             self._stopping.clear()
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="simgate-mqtt-store")
             self._thread = threading.Thread(target=self._run, name="simgate-mqtt-ingest")
             self._thread.start()
 
@@ -149,6 +156,8 @@ class ExternalIngest:
             thread.join(timeout)
             if thread.is_alive():
                 log.error("MQTT ingest: did not stop within %.0f s", timeout)
+            else:
+                self._writer.shutdown()
 
     # --- the ingest thread --------------------------------------------------------------
 
@@ -176,36 +185,67 @@ class ExternalIngest:
 
     def _serve(self) -> bool:
         """Read, store, acknowledge until the connection ends or `stop()`; True when a
-        session was up (so the retry delay starts afresh)."""
+        session was up (so the retry delay starts afresh).
+
+        Two stages overlap: while the writer thread stores one batch (SQLite and psycopg
+        let go of the GIL while they work), this thread reads the next. A batch's
+        acknowledgements go out from this thread, in order, on the connection that
+        brought its messages; a batch still being written when that connection ends is
+        finished but not acknowledged, and messages read but not handed over are left
+        unacknowledged: the broker sends them again, and the `(iccid, seq)` key makes
+        the copies duplicates."""
         client, pending = self._client, self._pending
         was_up = False
-        while True:
-            rc = client.loop(_IDLE)
-            while rc == paho.MQTT_ERR_SUCCESS and 0 < len(pending) < self._max_batch:
-                before = len(pending)
-                rc = client.loop(0)  # take whatever else is already here
-                if len(pending) == before:
-                    break
-            was_up |= self.connected
-            if pending and not self._flush():
-                rc = paho.MQTT_ERR_UNKNOWN
-            if self._stopping.is_set():
-                client.disconnect()
-                client.loop(0)  # send the DISCONNECT
-                return was_up
-            if rc != paho.MQTT_ERR_SUCCESS:
-                if was_up:
-                    log.warning("MQTT ingest: lost %s (%s); reconnecting", self.setting.url, rc)
-                client.disconnect()
-                return was_up
+        writing: _Writing | None = None
+        try:
+            while True:
+                rc = client.loop(_IDLE if writing is None else 0)
+                while rc == paho.MQTT_ERR_SUCCESS and 0 < len(pending) < self._max_batch:
+                    before = len(pending)
+                    rc = client.loop(0)  # take whatever else is already here
+                    if len(pending) == before:
+                        break
+                was_up |= self.connected
+                up = rc == paho.MQTT_ERR_SUCCESS
+                if writing is not None:
+                    done, writing = writing, None
+                    if not self._acknowledge(done, send=up):
+                        up, rc = False, paho.MQTT_ERR_UNKNOWN
+                stopping = self._stopping.is_set()
+                if up and pending:
+                    writing = self._hand_over()
+                    if stopping:  # what was read is stored and acknowledged first
+                        done, writing = writing, None
+                        self._acknowledge(done, send=True)
+                if stopping:
+                    client.disconnect()
+                    client.loop(0)  # send the DISCONNECT
+                    return was_up
+                if not up:
+                    if was_up:
+                        log.warning("MQTT ingest: lost %s (%s); reconnecting", self.setting.url, rc)
+                    client.disconnect()
+                    return was_up
+        finally:
+            pending.clear()  # unacknowledged: the broker sends them again
+            if writing is not None:
+                writing.future.exception()  # wait: never two batches in the store at once
 
-    def _flush(self) -> bool:
-        """Store the messages read, then acknowledge them in order; False when storing
-        failed (nothing is acknowledged, and reconnecting makes the broker resend)."""
+    def _hand_over(self) -> _Writing:
+        """Give the messages read so far to the writer thread."""
         batch = self._pending[:]
         self._pending.clear()
+        self.counts.writing_since = self._batch_since
+        future = self._writer.submit(self._devices.ingest, [message for message, _, _ in batch])
+        return _Writing(batch, future, self._batch_since or time.monotonic())
+
+    def _acknowledge(self, writing: _Writing, *, send: bool) -> bool:
+        """Wait for a batch to be stored, then (`send`) acknowledge its messages in order,
+        with an `errors` message before each rejected one; False when storing failed
+        (nothing is acknowledged, and reconnecting makes the broker resend)."""
+        batch = writing.batch
         try:
-            outcomes = self._devices.ingest([message for message, _, _ in batch])
+            outcomes = writing.future.result()
         except Exception as exc:  # sqlite3.Error, OSError: nothing of the batch was kept
             log.error(
                 "MQTT ingest: could not store %d message(s) (%s); the broker will resend them",
@@ -213,13 +253,15 @@ class ExternalIngest:
                 exc,
             )
             self.counts.failures += len(batch)
+            self.counts.writing_since = None
             return False
         self.counts.batches += 1
-        since, self.counts.writing_since = self.counts.writing_since, None
-        if since is not None:
-            self.counts.last_lag = time.monotonic() - since
+        self.counts.writing_since = None
+        self.counts.last_lag = time.monotonic() - writing.since
         for (_, mid, qos), outcome in zip(batch, outcomes, strict=True):
             self.counts.verdicts[outcome.verdict] += 1
+            if not send:
+                continue
             topic, error = outcome.error_topic, outcome.error
             if topic is not None and error is not None:
                 self._client.publish(topic, error.to_json(), qos=1)
@@ -270,8 +312,18 @@ class ExternalIngest:
             topic = ""
         incoming = Incoming(topic, bytes(message.payload), bool(message.retain))
         if not self._pending:
-            self.counts.writing_since = time.monotonic()  # for the ingest lag metric
+            self._batch_since = time.monotonic()  # for the ingest lag metric
         self._pending.append((incoming, message.mid, message.qos))
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """A batch handed to the writer thread: (message, mid, qos) each, and its result."""
+
+    batch: list[tuple[Incoming, int, int]]
+    future: Future[list[Outcome]]
+    since: float
+    """When its oldest message was read (`time.monotonic()`)."""
 
 
 def _wait_published(info: paho.MQTTMessageInfo, timeout: float) -> None:

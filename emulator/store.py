@@ -148,8 +148,8 @@ CREATE TABLE IF NOT EXISTS device_reports (
     sim_id TEXT NOT NULL,
     payload TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    PRIMARY KEY (iccid, seq)
-) WITHOUT ROWID;
+    UNIQUE (iccid, seq)
+);
 CREATE TABLE IF NOT EXISTS device_state (
     iccid TEXT PRIMARY KEY,
     online INTEGER,

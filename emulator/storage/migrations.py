@@ -25,8 +25,26 @@ class Migration:
 
 
 BASELINE: Final = 1
-MIGRATIONS: Final[tuple[Migration, ...]] = ()
-"""Schema changes after the baseline, in version order (none yet)."""
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        2,
+        "device_reports in arrival order, (iccid, seq) a unique key",
+        (
+            # Clustered by (iccid, seq), every batch of reports from many devices dirtied
+            # a page per device and each commit wrote them all to the WAL; in arrival
+            # order the rows of a batch share pages and only the key's index is scattered.
+            "CREATE TABLE device_reports_by_arrival (iccid TEXT NOT NULL, "
+            "seq INTEGER NOT NULL, sim_id TEXT NOT NULL, payload TEXT NOT NULL, "
+            "received_at TEXT NOT NULL, UNIQUE (iccid, seq))",
+            "INSERT INTO device_reports_by_arrival (iccid, seq, sim_id, payload, received_at) "
+            "SELECT iccid, seq, sim_id, payload, received_at FROM device_reports "
+            "ORDER BY received_at, iccid, seq",
+            "DROP TABLE device_reports",
+            "ALTER TABLE device_reports_by_arrival RENAME TO device_reports",
+        ),
+    ),
+)
+"""Schema changes after the baseline, in version order."""
 
 TABLE: Final = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("

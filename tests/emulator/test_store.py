@@ -239,3 +239,35 @@ def test_sqlite_gets_its_sql_unchanged_but_for_update() -> None:
         "INSERT INTO t VALUES ('a;b')",
         "SELECT 1",
     ]
+
+
+def test_migration_2_keeps_reports_and_their_key(db_target: Path | str) -> None:
+    """An older store, device_reports clustered by its (iccid, seq) primary key, moves to
+    the arrival-order table with every report and the key still refusing a repeat."""
+    old = Store(db_target, schema_migrations=())
+    with old.transaction() as tx:
+        tx.execute("DROP TABLE device_reports")
+        tx.execute(
+            "CREATE TABLE device_reports (iccid TEXT NOT NULL, seq INTEGER NOT NULL, "
+            "sim_id TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL, "
+            "PRIMARY KEY (iccid, seq)) WITHOUT ROWID"
+        )
+        for seq in (2, 1):
+            tx.execute(
+                "INSERT INTO device_reports VALUES (?, ?, 'sim', ?, 'at')",
+                ("8981100000000000000", seq, f'{{"seq":{seq}}}'),
+            )
+    old.close()
+    new = Store(db_target)
+    try:
+        assert new.migrated == [2]
+        with new.transaction() as tx:
+            rows = tx.all("SELECT seq, payload FROM device_reports ORDER BY seq")
+        assert [(r["seq"], r["payload"]) for r in rows] == [(1, '{"seq":1}'), (2, '{"seq":2}')]
+        with pytest.raises(Exception, match=r"(?i)unique"), new.transaction() as tx:
+            tx.execute(
+                "INSERT INTO device_reports VALUES (?, ?, 'sim', 'x', 'at')",
+                ("8981100000000000000", 1),
+            )
+    finally:
+        new.close()
