@@ -26,6 +26,7 @@ plugin can keep a refused CONNECT away from somebody else's session. Hence this 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any, Final
 
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
@@ -45,8 +46,13 @@ class GuardedBroker(IndexedBroker):
     """amqtt's broker (subscriptions indexed), authenticating a CONNECT before it touches
     a stored session."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, topic_check: Callable[[Any, str, Any], bool] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._topic_check = topic_check
+        """The topic plugin's own check, called directly: amqtt's plugin manager makes a
+        task per plugin per message for it (`IngestGate.permits`)."""
         self._replaced: weakref.WeakSet[Any] = weakref.WeakSet()
         """Connection handlers that a newer connection of their client id has replaced.
         Marked here, before the take-over: the old connection's `_handle_disconnect` runs
@@ -96,6 +102,11 @@ class GuardedBroker(IndexedBroker):
         if session.keep_alive > 0 and isinstance(delay, int):
             session.keep_alive += delay
         return handler, session
+
+    async def _topic_filtering(self, session: Any, topic: str, action: Any) -> bool:
+        if self._topic_check is None:
+            return bool(await super()._topic_filtering(session, topic, action))
+        return self._topic_check(session, topic, action)
 
     async def _handle_disconnect(
         self, client_session: Any, handler: Any, disconnect_waiter: Any

@@ -109,6 +109,15 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
 
     # --- amqtt's methods, without the walks -------------------------------------------
 
+    async def _broadcast_message(
+        self, session: Any, topic: str | None, data: Any, force_qos: int | None = None
+    ) -> None:
+        """Queue a message for routing, unless no filter can match it (a device report
+        on the embedded broker: stored by the ingest gate, subscribed by nobody)."""
+        if topic is not None and not self._matching_filters(topic):
+            return
+        await super()._broadcast_message(session, topic, data, force_qos)
+
     async def _handle_client_session(
         self,
         reader: Any,

@@ -144,6 +144,15 @@ class IngestGate:
             return "a will outside its own topic root"
         return None
 
+    def permits(self, session: Any, topic: str | None, action: Any) -> bool:
+        """May this session publish, subscribe or receive on `topic`? (A refusal is logged.)"""
+        if session is None:
+            return False
+        allowed = self.allowed(session.username, topic)
+        if not allowed:
+            log.info("MQTT: %s may not %s %r", _who(session), action, topic)
+        return allowed
+
     def allowed(self, username: str | None, topic: str | None) -> bool:
         """May this login use this topic (or topic filter)?"""
         if username is None or not topic:
@@ -306,9 +315,4 @@ class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is unty
         self, *, session: Any = None, topic: str | None = None, action: Any = None
     ) -> bool:
         """Publish, subscribe or receive: only under the login's own root."""
-        if session is None:
-            return False
-        allowed = _gate_of(self.config).allowed(session.username, topic)
-        if not allowed:
-            log.info("MQTT: %s may not %s %r", _who(session), action, topic)
-        return allowed
+        return _gate_of(self.config).permits(session, topic, action)

@@ -90,7 +90,7 @@ class EmbeddedBroker:
         }
         self.writer.start()
         try:
-            self._broker = GuardedBroker(config)
+            self._broker = GuardedBroker(config, topic_check=self.gate.permits)
             self.gate.broker = self._broker
             await self._broker.start()
         except BaseException:
