@@ -214,3 +214,27 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    if _log_long_collections not in gc.callbacks:
+        gc.callbacks.append(_log_long_collections)
+
+
+LONG_COLLECTION: Final = 0.1
+"""A collection that holds the process longer than this (seconds) is logged."""
+_collection_started: list[float] = []
+
+
+def _log_long_collections(phase: str, info: dict[str, int]) -> None:
+    """Log a full collection that held every acknowledgement for long (`tune_gc`)."""
+    if phase == "start":
+        _collection_started[:] = [time.perf_counter()]
+        return
+    if not _collection_started:
+        return
+    held = time.perf_counter() - _collection_started.pop()
+    if held > LONG_COLLECTION:
+        log.warning(
+            "garbage collection of generation %d held the process for %.2f s (%d collected)",
+            info.get("generation", -1),
+            held,
+            info.get("collected", 0),
+        )

@@ -4,7 +4,7 @@ Each worker is the external-broker ingest client (`mqtt_client.ExternalIngest`: 
 session, QoS 1, manual PUBACK only after the batch is committed) subscribed through MQTT
 shared subscriptions, `$share/<group>/simgate/v1/devices/+/<leaf>`, so the broker hands
 each device message to one worker of the group. Exactly-once does not depend on which
-worker gets a message, nor on a worker surviving: the store's primary key `(iccid, seq)`
+worker gets a message, nor on a worker surviving: the store's unique key `(iccid, seq)`
 decides whether a report is new, and a worker acknowledges only what is committed, so a
 message in flight to a worker killed before its PUBACK is sent again (to that worker's
 session when it comes back under its name) and found already stored, or stored then.

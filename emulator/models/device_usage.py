@@ -5,7 +5,7 @@ report: every report is validated first, before the transaction; then one query 
 the batch's SIMs and one the `(iccid, seq)` keys already stored; the new reports and
 their `device_usage` billing events are written with one `executemany` each. The
 database decides duplicates: the keys it holds (and those earlier in the batch) make a
-repeat a duplicate, and the primary key refuses a row that slipped past the check,
+repeat a duplicate, and the unique key refuses a row that slipped past the check,
 failing the whole batch (nothing is acknowledged, the broker sends it again), so a
 report is never billed twice.
 
@@ -86,7 +86,7 @@ class UsageBatch:
         self._rows.append((iccid, report.seq, sim_id, text, self._received))
         self._events.append(
             events.line_of(
-                iso_utc(wire.parse_time(report.end)),
+                _event_time(report.end),
                 "device_usage",
                 iccid=iccid,
                 up=report.up,
@@ -105,6 +105,14 @@ class UsageBatch:
             self._db.execute_many(_INSERT, self._rows)
             events.append_lines(self._db, self._events)
             self._rows, self._events = [], []
+
+
+def _event_time(end: str) -> str:
+    """`iso_utc` of a report's normalised `end` (`...Z`), without parsing it again when it
+    has no fraction of a second (`...:00Z` is `...:00+00:00`)."""
+    if "." not in end and end.endswith("Z"):
+        return end[:-1] + "+00:00"
+    return iso_utc(wire.parse_time(end))
 
 
 def _validated(iccid: str, message: Incoming) -> Outcome | tuple[str, UsageReport]:

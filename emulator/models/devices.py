@@ -4,7 +4,7 @@ Free of MQTT: a broker adapter hands `DeviceReports.ingest` a batch of `Incoming
 messages and gets one `Outcome` each, all decided in one transaction (one fsync per batch).
 
 - **usage**: validated with the shared wire schema; stored once per `(iccid, seq)` (the
-  primary key, safety rule 3): a repeat is acknowledged and ignored. Each stored report
+  unique key, safety rule 3): a repeat is acknowledged and ignored. Each stored report
   appends a `device_usage` event to the billing log in the same transaction (at the
   report's `end`: the month its measurement closed).
 - **state** (retained): what the emulator knows of the card (service rules §1.2: the lock

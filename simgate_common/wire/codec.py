@@ -110,6 +110,11 @@ def normal_time(text: object, name: str = "time") -> str:
     already is, so a report reads back exactly; converted when it has another offset."""
     moment = parse_time(text, name)
     assert isinstance(text, str)
+    return normal_form(text, moment)
+
+
+def normal_form(text: str, moment: datetime) -> str:
+    """`normal_time` of a `text` already parsed into `moment` by `parse_time`."""
     if text.endswith("Z") and "T" in text:
         return text
     return format_time(moment)

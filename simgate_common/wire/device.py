@@ -19,6 +19,7 @@ from simgate_common.wire.codec import (
     decode,
     decode_object,
     encode,
+    normal_form,
     normal_time,
     parse_time,
 )
@@ -93,10 +94,10 @@ class UsageReport(FlatPayload):
         check_iccid(self.iccid)
         if self.imei is not None:
             check_match(self.imei, "imei", _IMEI, "14 to 16 digits or null")
-        object.__setattr__(self, "start", normal_time(self.start, "start"))  # any offset
-        object.__setattr__(self, "end", normal_time(self.end, "end"))  # in, UTC stored
         began = parse_time(self.start, "start")
         ended = parse_time(self.end, "end")
+        object.__setattr__(self, "start", normal_form(self.start, began))  # any offset in,
+        object.__setattr__(self, "end", normal_form(self.end, ended))  # UTC stored
         if ended < began:
             raise WireError("end", "is before start")
         check_count(self.up, "up")

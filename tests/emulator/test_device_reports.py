@@ -294,3 +294,17 @@ def test_rule3_a_batch_costs_the_same_statements_whatever_its_size(
     assert counts[0] == counts[1], counts
     assert counts[1] <= 5, statements  # (the clock,) SIMs, stored keys, reports, events
     assert len(backend.devices.reports(sims[0].iccid)) == 4
+
+
+@pytest.mark.parametrize(
+    "end",
+    ["2026-03-10T00:05:00Z", "2026-03-10T09:05:00+09:00", "2026-03-10T00:05:00.25Z"],
+)
+def test_device_usage_event_time_is_the_end_in_utc_whatever_its_form(
+    backend: Backend, end: str
+) -> None:
+    sim = register(backend)
+    report = UsageReport(1, sim.iccid, None, "2026-03-10T00:00:00Z", end, 1, 2, "modem")
+    backend.devices.ingest([Incoming(wire.usage_topic(sim.iccid), report.to_json())])
+    event = next(json.loads(x) for x in backend.events.lines() if "device_usage" in x)
+    assert event["at"] == wire.parse_time(end).isoformat()
