@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -17,8 +18,17 @@ from emulator.models.sims import Sim
 from emulator.models.switches import Switch
 
 START = datetime(2026, 3, 10, 9, 0, tzinfo=JST)
+Kind = Literal["embedded", "mosquitto"]
+KINDS: tuple[Kind, ...] = ("embedded", "mosquitto")
 IMEI = "353456789012345"
 OTHER_IMEI = "353456789099999"
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> Kind:
+    """The MQTT broker: every test using `kind` runs on the embedded one and on mosquitto."""
+    value: Kind = request.param
+    return value
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

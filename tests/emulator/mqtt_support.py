@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiomqtt
 
@@ -28,11 +28,10 @@ from emulator.models.credentials import MqttLogin, ingest_login
 from emulator.mosquitto import MosquittoSync, write_files
 from emulator.mqtt_broker import EmbeddedBroker, MqttSetting
 from emulator.mqtt_client import ExternalIngest
-from tests.emulator.conftest import START
+from tests.emulator.conftest import KINDS, START, Kind
 from tests.mqtt_broker import Mosquitto
 
-Kind = Literal["embedded", "mosquitto"]
-KINDS: tuple[Kind, ...] = ("embedded", "mosquitto")
+__all__ = ["KINDS", "Kind"]  # defined beside the `kind` fixture, used from here too
 FAST = Backoff(initial=0.05, maximum=0.5)
 _TEST_LINES = (
     f"user {pwd.getpwuid(os.geteuid()).pw_name}",

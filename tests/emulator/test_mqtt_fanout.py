@@ -20,17 +20,11 @@ from amqtt.session import Session
 
 from simgate_common import wire
 
-from .mqtt_support import KINDS, Cloud, Device, Kind, cloud_on, wait_until
+from .mqtt_support import Cloud, Device, Kind, cloud_on, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 STATE = b'{"seq":1,"at":"2026-03-10T00:00:00Z","sim":{"state":"READY"},"net":{},"internet":{}}'
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    value: Kind = request.param
-    return value
 
 
 async def received_within(client: aiomqtt.Client, seconds: float) -> list[str]:

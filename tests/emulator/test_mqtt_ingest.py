@@ -21,7 +21,6 @@ from simgate_common import wire
 from simgate_common.wire import ErrorReport, UsageReport
 
 from .mqtt_support import (
-    KINDS,
     Device,
     Kind,
     cloud_on,
@@ -32,12 +31,6 @@ from .mqtt_support import (
 )
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    value: Kind = request.param
-    return value
 
 
 def report(device: Device, seq: int, **changes: object) -> bytes:

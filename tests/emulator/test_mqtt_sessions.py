@@ -14,17 +14,11 @@ import pytest
 
 from simgate_common import wire
 
-from .mqtt_support import KINDS, Cloud, Device, Kind, _field, _packet, cloud_on, wait_until
+from .mqtt_support import Cloud, Device, Kind, _field, _packet, cloud_on, wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 COMMAND = b'{"id":"c1","op":"report_now"}'
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    value: Kind = request.param
-    return value
 
 
 def offline_will(device: Device) -> aiomqtt.Will:

@@ -28,7 +28,7 @@ from emulator.models.platform.adapters import sign
 from simgate_common import wire
 from simgate_common.wire import ErrorReport, FileNotice, PlatformMessage
 
-from .mqtt_support import KINDS, Cloud, Device, Kind, cloud_on, wait_until
+from .mqtt_support import Cloud, Device, Kind, cloud_on, wait_until
 from .platform_support import AUTH, CREDENTIALS, Receiver, free_port
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
@@ -85,12 +85,6 @@ async def live_platform(kind: Kind, directory: Path) -> AsyncIterator[Live]:
             server.should_exit = True
             await asyncio.wait_for(task, 10)
             sock.close()
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    value: Kind = request.param
-    return value
 
 
 def up(message_id: str, value: int = 1) -> bytes:
