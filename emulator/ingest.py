@@ -224,7 +224,8 @@ _collection_started: list[float] = []
 
 
 def _log_long_collections(phase: str, info: dict[str, int]) -> None:
-    """Log a full collection that held every acknowledgement for long (`tune_gc`)."""
+    """Log a collection (of any generation) that held every acknowledgement for long
+    (`tune_gc`)."""
     if phase == "start":
         _collection_started[:] = [time.perf_counter()]
         return
