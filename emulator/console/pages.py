@@ -13,6 +13,7 @@ from emulator.console import billing_view, plots, queries
 from emulator.console.web import backend_of, clock_view, page, render
 from emulator.errors import BadRequest
 from emulator.models import traffic
+from emulator.models.sims import names_by_iccid
 
 router = APIRouter(include_in_schema=False)
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -250,7 +251,7 @@ def invoice(request: Request, month: str) -> Response:
         number = _int(request.query_params.get("page"), 1, 1, pages)
         shown = bill.lines[(number - 1) * INVOICE_PAGE : number * INVOICE_PAGE]
         with backend.store.transaction() as db:
-            names = queries.names_of(db, [line.subject for line in shown])
+            names = names_by_iccid(db, [line.subject for line in shown])
             gateways = queries.gateway_names(
                 db, [line.subject for line in shown if line.item in ("gateway", "option_dns")]
             )
@@ -287,7 +288,7 @@ def alerts(request: Request) -> Response:
         number = _int(request.query_params.get("page"), 1, 1, pages)
         shown = rows[(number - 1) * ALERT_PAGE : number * ALERT_PAGE]
         with backend.store.transaction() as db:
-            names = queries.names_of(db, sorted({row.iccid for row in shown}))
+            names = names_by_iccid(db, sorted({row.iccid for row in shown}))
         return render(
             request,
             "alerts.html",

@@ -426,17 +426,6 @@ def gateways(db: Tx, month: str) -> list[GatewayRow]:
     ]
 
 
-def names_of(db: Tx, iccids: list[str]) -> dict[str, tuple[str, str]]:
-    """ICCID -> (SIM id, name) for the registered ones among `iccids`."""
-    result: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(iccids), 500):
-        chunk = iccids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for r in db.all(f"SELECT iccid, id, name FROM sims WHERE iccid IN ({marks})", tuple(chunk)):  # noqa: S608
-            result[r["iccid"]] = (r["id"], r["name"])
-    return result
-
-
 def gateway_names(db: Tx, ids: list[str]) -> dict[str, str]:
     """Gateway id -> name for the existing ones among `ids`."""
     wanted = sorted({i for i in ids if i.isdigit()})[:500]

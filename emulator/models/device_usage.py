@@ -22,6 +22,7 @@ from typing import TypeVar
 from emulator.clock import iso_utc
 from emulator.models import events
 from emulator.models.device_messages import Incoming, Outcome, Verdict, peek_seq, reject
+from emulator.models.sims import names_by_iccid
 from emulator.store import Tx
 from simgate_common import wire
 from simgate_common.wire import ErrorReport, Leaf, UsageReport, WireError
@@ -50,7 +51,7 @@ class UsageBatch:
                 self._decided[index] = _validated(iccid, message)
         self._db: Tx | None = None
         self._received = ""
-        self._sim_ids: dict[str, str] = {}
+        self._sims: dict[str, tuple[str, str]] = {}
         self._stored: dict[tuple[str, int], str] = {}
         self._rows: list[tuple[str, int, str, str, str]] = []
         self._events: list[str] = []
@@ -60,7 +61,7 @@ class UsageBatch:
         reports = [entry for entry in self._decided.values() if isinstance(entry, tuple)]
         self._db = db
         self._received = iso_utc(now)
-        self._sim_ids = _sim_ids(db, sorted({iccid for iccid, _ in reports}))
+        self._sims = names_by_iccid(db, sorted({iccid for iccid, _ in reports}))
         self._stored = _stored(db, sorted({(iccid, r.seq) for iccid, r in reports}))
 
     def decide(self, index: int, message: Incoming) -> Outcome | None:
@@ -69,8 +70,8 @@ class UsageBatch:
         if entry is None or isinstance(entry, Outcome):
             return entry
         iccid, report = entry
-        sim_id = self._sim_ids.get(iccid)
-        if sim_id is None:
+        sim = self._sims.get(iccid)
+        if sim is None:
             why = f"no registered SIM has ICCID {iccid}: report not stored"
             return reject(message.topic, iccid, report.seq, why)
         text = report.to_json().decode()
@@ -83,7 +84,7 @@ class UsageBatch:
                 return Outcome(Verdict.DUPLICATE, iccid, error)
             return Outcome(Verdict.DUPLICATE, iccid)
         self._stored[key] = text
-        self._rows.append((iccid, report.seq, sim_id, text, self._received))
+        self._rows.append((iccid, report.seq, sim[0], text, self._received))
         self._events.append(
             events.line_of(
                 _event_time(report.end),
@@ -129,16 +130,6 @@ def _validated(iccid: str, message: Incoming) -> Outcome | tuple[str, UsageRepor
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _sim_ids(db: Tx, iccids: Sequence[str]) -> dict[str, str]:
-    """ICCID -> id of each registered SIM among `iccids`."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(iccids):
-        marks = ", ".join("?" * len(chunk))
-        sql = f"SELECT iccid, id FROM sims WHERE iccid IN ({marks})"  # noqa: S608 - marks
-        found.update((row["iccid"], row["id"]) for row in db.all(sql, chunk))
-    return found
 
 
 def _stored(db: Tx, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
